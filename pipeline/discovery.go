@@ -1,0 +1,206 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// DiscoveryConfig configures discovery mode: each round lists the company's
+// jobs since the last cursor (getJobLogs), collects the assets they touched
+// (getJobLogDetails) and polls only those assets, so the IPS cost of a round
+// grows with activity, not with the size of the catalog.
+type DiscoveryConfig struct {
+	Jobs        JobSource            // Required.
+	Checkpoints DiscoveryCheckpoints // Required.
+	// Since is how far back the first round looks. Default 24h.
+	Since time.Duration
+	// Overlap is how far before the cursor each round looks again, to catch
+	// jobs that appear late. Default 15m.
+	Overlap time.Duration
+	// NumRows is the getJobLogs row limit. A window that returns this many
+	// jobs may be truncated and is split in two and asked again. Default 500.
+	NumRows int
+	// MinWindow is the smallest window that is still split; a window this
+	// short that is still full is an error. Default 1s.
+	MinWindow time.Duration
+}
+
+func (c *DiscoveryConfig) setDefaults() {
+	if c.Since <= 0 {
+		c.Since = 24 * time.Hour
+	}
+	if c.Overlap <= 0 {
+		c.Overlap = 15 * time.Minute
+	}
+	if c.NumRows <= 0 {
+		c.NumRows = 500
+	}
+	if c.MinWindow <= 0 {
+		c.MinWindow = time.Second
+	}
+}
+
+func (c *DiscoveryConfig) validate() error {
+	switch {
+	case c.Jobs == nil:
+		return errors.New("pipeline config: Discovery.Jobs is required")
+	case c.Checkpoints == nil:
+		return errors.New("pipeline config: Discovery.Checkpoints is required")
+	case c.NumRows < 0:
+		return errors.New("pipeline config: Discovery.NumRows must not be negative")
+	}
+	return nil
+}
+
+// DiscoveryCheckpoint is the durable cursor of discovery mode.
+//
+// Every job that started before Cursor-Overlap, and every job in Done, has
+// had its assets fully processed. Running jobs hold the cursor back to
+// their start, so they are listed again each round until they end. Done
+// only keeps jobs that started inside the overlap, so it stays small.
+type DiscoveryCheckpoint struct {
+	Cursor time.Time
+	// Done maps handles of ended, fully processed jobs to their start date
+	// in Unix milliseconds.
+	Done map[string]int64
+}
+
+// DiscoveryCheckpoints is the durable store of discovery cursors, one per
+// company. CommitDiscovery is durable when it returns.
+type DiscoveryCheckpoints interface {
+	LoadDiscovery(companyHandle string) (DiscoveryCheckpoint, error)
+	CommitDiscovery(companyHandle string, cp DiscoveryCheckpoint) error
+}
+
+func (p *Poller) discoveryRound(ctx context.Context) (RoundStats, error) {
+	d := p.cfg.Discovery
+	company := p.cfg.CompanyHandle
+	stats := RoundStats{Discovery: true}
+	cp, err := d.Checkpoints.LoadDiscovery(company)
+	if err != nil {
+		return stats, fmt.Errorf("load discovery checkpoint of company %q: %w", company, err)
+	}
+	now := p.cfg.Now().UTC().Truncate(time.Millisecond)
+	start := now.Add(-d.Since)
+	if !cp.Cursor.IsZero() {
+		start = cp.Cursor.Add(-d.Overlap)
+	}
+	jobs, err := p.listJobs(ctx, start, now, &stats)
+	if err != nil {
+		return stats, err
+	}
+	stats.Jobs = len(jobs)
+
+	seen := map[string]bool{}
+	var assets []string
+	var ended []Job
+	oldestRunning := now
+	for _, job := range jobs {
+		if _, ok := cp.Done[job.JobHandle]; ok {
+			continue
+		}
+		if job.Running() {
+			stats.JobsRunning++
+			if job.StartDate.Before(oldestRunning) {
+				oldestRunning = job.StartDate
+			}
+		} else {
+			ended = append(ended, job)
+		}
+		var touched []string
+		err := p.retrySource().Do(ctx, func(ctx context.Context) error {
+			if err := p.wait(ctx); err != nil {
+				return err
+			}
+			stats.JobDetailCalls++
+			var err error
+			touched, err = d.Jobs.JobAssets(ctx, company, job.JobHandle)
+			return err
+		})
+		if err != nil {
+			if p.transient(err, p.cfg.SourceRetry) {
+				return stats, fmt.Errorf("%w: list assets of job %q: %w", ErrIncomplete, job.JobHandle, err)
+			}
+			return stats, fmt.Errorf("list assets of job %q: %w", job.JobHandle, err)
+		}
+		for _, a := range touched {
+			if !seen[a] {
+				seen[a] = true
+				assets = append(assets, a)
+			}
+		}
+	}
+
+	st, err := p.assetsRound(ctx, assets)
+	stats.Assets, stats.AssetsFailed, stats.Published, stats.AssetCalls = st.Assets, st.AssetsFailed, st.Published, st.AssetCalls
+	if err != nil {
+		// Nothing of the cursor moves: the next round lists the same jobs
+		// and the asset checkpoints skip what was published.
+		return stats, err
+	}
+
+	next := DiscoveryCheckpoint{Cursor: oldestRunning, Done: map[string]int64{}}
+	keepFrom := next.Cursor.Add(-d.Overlap).UnixMilli()
+	for h, ms := range cp.Done {
+		if ms >= keepFrom {
+			next.Done[h] = ms
+		}
+	}
+	for _, job := range ended {
+		if ms := job.StartDate.UnixMilli(); ms >= keepFrom {
+			next.Done[job.JobHandle] = ms
+		}
+	}
+	if err := d.Checkpoints.CommitDiscovery(company, next); err != nil {
+		return stats, fmt.Errorf("commit discovery checkpoint of company %q: %w", company, err)
+	}
+	p.cfg.Metrics.committed(p.cfg.Now())
+	return stats, nil
+}
+
+// listJobs returns every job that started in [start, end], splitting the
+// window while getJobLogs answers with a full page (which may be truncated).
+func (p *Poller) listJobs(ctx context.Context, start, end time.Time, stats *RoundStats) ([]Job, error) {
+	d := p.cfg.Discovery
+	var jobs []Job
+	err := p.retrySource().Do(ctx, func(ctx context.Context) error {
+		if err := p.wait(ctx); err != nil {
+			return err
+		}
+		stats.JobLogCalls++
+		var err error
+		jobs, err = d.Jobs.JobLogs(ctx, p.cfg.CompanyHandle, start, end, d.NumRows)
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("list jobs of company %q from %s to %s: %w", p.cfg.CompanyHandle,
+			start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano), err)
+		if p.transient(err, p.cfg.SourceRetry) {
+			return nil, fmt.Errorf("%w: %w", ErrIncomplete, err)
+		}
+		return nil, err
+	}
+	if len(jobs) < d.NumRows {
+		return jobs, nil
+	}
+	span := end.Sub(start)
+	if span <= d.MinWindow {
+		return nil, fmt.Errorf("list jobs of company %q: more than %d jobs started between %s and %s; raise the row limit",
+			p.cfg.CompanyHandle, d.NumRows, start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano))
+	}
+	mid := start.Add(span / 2).Truncate(time.Millisecond)
+	left, err := p.listJobs(ctx, start, mid, stats)
+	if err != nil {
+		return nil, err
+	}
+	right, err := p.listJobs(ctx, mid.Add(time.Millisecond), end, stats)
+	if err != nil {
+		return nil, err
+	}
+	all := append(left, right...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].StartDate.Before(all[j].StartDate) })
+	return all, nil
+}

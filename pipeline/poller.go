@@ -1,0 +1,411 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+)
+
+// Header names the Poller sets on every record.
+const (
+	HeaderEventID     = "event-id"
+	HeaderContentType = "content-type"
+)
+
+// Config configures a Poller. Zero values take the documented defaults.
+type Config struct {
+	// CompanyHandle is the IPS company whose assets are polled. Required.
+	CompanyHandle string
+	// Assets are the asset handles polled each round in assets mode. Either
+	// Assets or Discovery is required.
+	Assets []string
+	// Discovery, when set, finds each round's assets from the company's
+	// recent jobs instead of polling a fixed list.
+	Discovery *DiscoveryConfig
+
+	Source      Source           // Required.
+	Encoder     Encoder          // Required.
+	Sink        Sink             // Required.
+	Checkpoints AssetCheckpoints // Required.
+
+	// Concurrency is how many assets are worked on at once. Default 8.
+	Concurrency int
+	// RequestRate caps IPS calls per second across all workers. Default 0: no cap.
+	RequestRate float64
+	// PollInterval is the pause between the starts of two rounds in Run. Default 1m.
+	PollInterval time.Duration
+	// LateWindow is how far before an asset's newest published entry a
+	// newly appearing entry is still recognised as new. Entries that appear
+	// later than that, dated older, are taken as published. Default 1h.
+	LateWindow time.Duration
+	// ShutdownTimeout bounds how long in-flight assets may take to finish
+	// once the context is cancelled; work still running then is abandoned
+	// uncommitted and is polled again on the next start. Default 30s.
+	ShutdownTimeout time.Duration
+
+	// SourceRetry governs IPS calls (its MaxElapsed default: 5m). SinkRetry
+	// governs publishing what the Kafka writer gave up on (MaxElapsed
+	// default here: -1, keep trying until shutdown, since a broker outage
+	// must not drop entries).
+	SourceRetry RetryPolicy
+	SinkRetry   RetryPolicy
+
+	// Logger receives round summaries and failures. Default: discard.
+	Logger *slog.Logger
+	// Metrics records Prometheus metrics. Default: none.
+	Metrics *Metrics
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// OnAsset, when set, is called after each asset's work is committed,
+	// with the number of entries published (for progress display).
+	OnAsset func(published int)
+}
+
+func (c *Config) setDefaults() {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 8
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Minute
+	}
+	if c.LateWindow <= 0 {
+		c.LateWindow = time.Hour
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.SinkRetry.MaxElapsed == 0 {
+		c.SinkRetry.MaxElapsed = -1
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Discovery != nil {
+		c.Discovery.setDefaults()
+	}
+}
+
+// Validate reports the first missing or invalid field.
+func (c *Config) Validate() error {
+	switch {
+	case c.CompanyHandle == "":
+		return errors.New("pipeline config: CompanyHandle is required")
+	case len(c.Assets) == 0 && c.Discovery == nil:
+		return errors.New("pipeline config: Assets or Discovery is required")
+	case len(c.Assets) > 0 && c.Discovery != nil:
+		return errors.New("pipeline config: Assets and Discovery are exclusive")
+	case c.Source == nil:
+		return errors.New("pipeline config: Source is required")
+	case c.Encoder == nil:
+		return errors.New("pipeline config: Encoder is required")
+	case c.Sink == nil:
+		return errors.New("pipeline config: Sink is required")
+	case c.Checkpoints == nil:
+		return errors.New("pipeline config: Checkpoints is required")
+	case c.RequestRate < 0:
+		return errors.New("pipeline config: RequestRate must not be negative")
+	}
+	for i, a := range c.Assets {
+		if a == "" {
+			return fmt.Errorf("pipeline config: Assets[%d] is empty", i)
+		}
+	}
+	if c.Discovery != nil {
+		return c.Discovery.validate()
+	}
+	return nil
+}
+
+// Poller polls IPS for the job logs of a company's assets, publishes every
+// entry it has not published before and checkpoints what it published.
+//
+// For each asset the order is: fetch the whole log, keep the entries the
+// checkpoint does not count as published, publish them in logDate order,
+// wait for the broker's acknowledgement, then commit the checkpoint. A crash
+// between publish and commit re-publishes the same entries with the same
+// event ids on the next start; an entry is never committed unpublished.
+type Poller struct {
+	cfg     Config
+	limiter *rate.Limiter
+	ready   atomic.Bool
+}
+
+// NewPoller validates cfg, applies its defaults and returns a Poller.
+func NewPoller(cfg Config) (*Poller, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	p := &Poller{cfg: cfg}
+	if cfg.RequestRate > 0 {
+		p.limiter = rate.NewLimiter(rate.Limit(cfg.RequestRate), 1)
+	}
+	return p, nil
+}
+
+// RoundStats summarises one poll round.
+type RoundStats struct {
+	Assets       int // assets worked on
+	AssetsFailed int // assets that failed with a transient error after all retries
+	Published    int // entries acknowledged by the broker
+	AssetCalls   int // getAssetJobLogs calls, retries included
+	// Discovery rounds only.
+	Discovery      bool
+	JobLogCalls    int // getJobLogs calls, window splits and retries included
+	JobDetailCalls int // job detail lookups (each pages getJobLogDetails), retries included
+	Jobs           int // jobs listed in the window
+	JobsRunning    int // jobs without an end date
+	Duration       time.Duration
+}
+
+// ErrIncomplete is returned (wrapped) by RunOnce when some assets failed
+// with transient errors after all retries; what they did not publish is
+// published by a later round.
+var ErrIncomplete = errors.New("round incomplete")
+
+// Ready reports whether the poller has completed a round without a
+// permanent error (for a readiness probe).
+func (p *Poller) Ready() bool { return p.ready.Load() }
+
+// Run polls until ctx is cancelled, one round every PollInterval, and
+// returns nil then. It returns early only on a permanent error (a rejected
+// credential, a missing topic, a corrupt checkpoint): transient failures are
+// logged and retried next round. On cancellation the round in flight stops
+// taking new assets; assets already started finish within ShutdownTimeout.
+func (p *Poller) Run(ctx context.Context) error {
+	ticker := time.NewTicker(p.cfg.PollInterval)
+	defer ticker.Stop()
+	for {
+		_, err := p.RunOnce(ctx)
+		if err != nil && !errors.Is(err, ErrIncomplete) {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+	}
+}
+
+// RunOnce runs one round: every asset (or every discovered asset) is
+// fetched, deduplicated, published and committed. It returns an error
+// wrapping ErrIncomplete when some assets failed transiently, or the first
+// permanent error, which stops the round.
+func (p *Poller) RunOnce(ctx context.Context) (RoundStats, error) {
+	start := p.cfg.Now()
+	var stats RoundStats
+	var err error
+	if p.cfg.Discovery != nil {
+		stats, err = p.discoveryRound(ctx)
+	} else {
+		stats, err = p.assetsRound(ctx, p.cfg.Assets)
+	}
+	stats.Duration = p.cfg.Now().Sub(start)
+	p.cfg.Metrics.round(stats)
+	log := p.cfg.Logger.With("assets", stats.Assets, "published", stats.Published,
+		"failed", stats.AssetsFailed, "ips_calls", stats.AssetCalls+stats.JobLogCalls+stats.JobDetailCalls,
+		"duration", stats.Duration.Round(time.Millisecond))
+	if stats.Discovery {
+		log = log.With("jobs", stats.Jobs, "jobs_running", stats.JobsRunning)
+	}
+	switch {
+	case err == nil:
+		p.ready.Store(true)
+		log.Info("round done")
+	case errors.Is(err, ErrIncomplete):
+		p.ready.Store(true)
+		log.Warn("round incomplete", "err", err)
+	case ctx.Err() != nil:
+		log.Info("round interrupted by shutdown")
+	}
+	return stats, err
+}
+
+// workContext returns a context for in-flight work that outlives ctx by at
+// most ShutdownTimeout, so a shutdown lets started assets finish.
+func (p *Poller) workContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(p.cfg.ShutdownTimeout, cancel)
+		context.AfterFunc(work, func() { t.Stop() })
+	})
+	return work, func() { stop(); cancel() }
+}
+
+// assetsRound works on the given assets with bounded concurrency.
+func (p *Poller) assetsRound(ctx context.Context, assets []string) (RoundStats, error) {
+	stats := RoundStats{}
+	work, cancel := p.workContext(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(work)
+	g.SetLimit(p.cfg.Concurrency)
+	var mu sync.Mutex
+	var failed []error
+	for _, asset := range assets {
+		if ctx.Err() != nil || gctx.Err() != nil {
+			break
+		}
+		stats.Assets++
+		g.Go(func() error {
+			res, err := p.processAsset(gctx, asset)
+			mu.Lock()
+			defer mu.Unlock()
+			stats.AssetCalls += res.calls
+			stats.Published += res.published
+			if err == nil {
+				return nil
+			}
+			if res.transient {
+				stats.AssetsFailed++
+				failed = append(failed, err)
+				p.cfg.Logger.Warn("asset failed, retried next round", "asset", asset, "err", err)
+				return nil
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return stats, err
+	}
+	if ctx.Err() != nil {
+		return stats, ctx.Err()
+	}
+	if len(failed) > 0 {
+		return stats, fmt.Errorf("%w: %d of %d assets failed: %w", ErrIncomplete, len(failed), stats.Assets, failed[0])
+	}
+	return stats, nil
+}
+
+type assetResult struct {
+	calls     int
+	published int
+	transient bool // the error is transient: retried next round
+}
+
+// processAsset fetches, deduplicates, publishes and commits one asset.
+func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResult, err error) {
+	key := AssetKey{CompanyHandle: p.cfg.CompanyHandle, AssetHandle: asset}
+	var log []AssetJobLog
+	err = p.retrySource().Do(ctx, func(ctx context.Context) error {
+		if err := p.wait(ctx); err != nil {
+			return err
+		}
+		res.calls++
+		var err error
+		log, err = p.cfg.Source.AssetJobLogs(ctx, key.CompanyHandle, key.AssetHandle)
+		return err
+	})
+	if err != nil {
+		res.transient = p.transient(err, p.cfg.SourceRetry)
+		return res, fmt.Errorf("fetch job log of asset %q: %w", asset, err)
+	}
+	AssignEventIDs(log)
+	cp, err := p.cfg.Checkpoints.LoadAsset(key)
+	if err != nil {
+		return res, fmt.Errorf("load checkpoint of asset %q: %w", asset, err)
+	}
+	fresh := cp.Unpublished(log)
+	if len(fresh) == 0 {
+		p.progress(0)
+		return res, nil
+	}
+	observed := p.cfg.Now().UTC().Truncate(time.Millisecond)
+	records := make([]Record, len(fresh))
+	contentType := []byte(p.cfg.Encoder.ContentType())
+	for i := range fresh {
+		fresh[i].ObservedAt = observed
+		value, err := p.cfg.Encoder.Encode(nil, &fresh[i])
+		if err != nil {
+			return res, fmt.Errorf("encode entry %s of asset %q: %w", fresh[i].EventID, asset, err)
+		}
+		records[i] = Record{
+			Key:   []byte(asset),
+			Value: value,
+			Headers: []Header{
+				{Key: HeaderEventID, Value: []byte(fresh[i].EventID)},
+				{Key: HeaderContentType, Value: contentType},
+			},
+		}
+	}
+	err = p.retrySink().Do(ctx, func(ctx context.Context) error {
+		err := p.cfg.Sink.Publish(ctx, records)
+		if err != nil {
+			p.cfg.Metrics.publishError()
+		}
+		return err
+	})
+	if err != nil {
+		res.transient = p.transient(err, p.cfg.SinkRetry)
+		return res, fmt.Errorf("publish %d entries of asset %q: %w", len(records), asset, err)
+	}
+	res.published = len(records)
+	p.cfg.Metrics.publishedEntries(len(records))
+	if err := p.cfg.Checkpoints.CommitAsset(key, cp.Advance(fresh, p.cfg.LateWindow)); err != nil {
+		return res, fmt.Errorf("commit checkpoint of asset %q after publishing %d entries: %w", asset, len(records), err)
+	}
+	p.cfg.Metrics.committed(p.cfg.Now())
+	p.progress(len(records))
+	return res, nil
+}
+
+func (p *Poller) progress(n int) {
+	if p.cfg.OnAsset != nil {
+		p.cfg.OnAsset(n)
+	}
+}
+
+// transient reports whether err, returned by a retried call, should leave
+// the program running: a retryable error that outlasted the policy.
+func (p *Poller) transient(err error, policy RetryPolicy) bool {
+	if errors.Is(err, ErrRetriesExhausted) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	return policy.Retryable != nil && policy.Retryable(err)
+}
+
+func (p *Poller) wait(ctx context.Context) error {
+	if p.limiter == nil {
+		return nil
+	}
+	return p.limiter.Wait(ctx)
+}
+
+func (p *Poller) retrySource() RetryPolicy {
+	r := p.cfg.SourceRetry
+	r.OnRetry = p.onRetry("ips", r.OnRetry)
+	return r
+}
+
+func (p *Poller) retrySink() RetryPolicy {
+	r := p.cfg.SinkRetry
+	r.OnRetry = p.onRetry("kafka", r.OnRetry)
+	return r
+}
+
+func (p *Poller) onRetry(target string, next func(error, time.Duration)) func(error, time.Duration) {
+	return func(err error, wait time.Duration) {
+		p.cfg.Metrics.retry(target)
+		p.cfg.Logger.Debug("retrying", "target", target, "wait", wait, "err", err)
+		if next != nil {
+			next(err, wait)
+		}
+	}
+}
