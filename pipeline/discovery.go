@@ -121,7 +121,7 @@ func (p *Poller) discoveryRound(ctx context.Context) (RoundStats, error) {
 			return err
 		})
 		if err != nil {
-			if p.transient(err, p.cfg.SourceRetry) {
+			if !p.fatal(err) {
 				return stats, fmt.Errorf("%w: list assets of job %q: %w", ErrIncomplete, job.JobHandle, err)
 			}
 			return stats, fmt.Errorf("list assets of job %q: %w", job.JobHandle, err)
@@ -178,7 +178,7 @@ func (p *Poller) listJobs(ctx context.Context, start, end time.Time, stats *Roun
 	if err != nil {
 		err = fmt.Errorf("list jobs of company %q from %s to %s: %w", p.cfg.CompanyHandle,
 			start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano), err)
-		if p.transient(err, p.cfg.SourceRetry) {
+		if !p.fatal(err) {
 			return nil, fmt.Errorf("%w: %w", ErrIncomplete, err)
 		}
 		return nil, err

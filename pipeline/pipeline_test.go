@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -42,6 +43,8 @@ func TestAssignEventIDs(t *testing.T) {
 }
 
 // pinnedEventID was computed independently of this code (Python hashlib over the documented recipe).
+var errFatal = errors.New("fatal")
+
 const pinnedEventID = "3839d55f78ea025699987629f9414a48"
 
 func TestCheckpointDedup(t *testing.T) {
@@ -89,8 +92,11 @@ func (e retryableErr) Error() string { return "try again" }
 
 func policy() pipeline.RetryPolicy {
 	return pipeline.RetryPolicy{
-		Retryable:       func(err error) bool { var r retryableErr; return errors.As(err, &r) },
-		Delay:           func(err error) (time.Duration, bool) { var r retryableErr; return r.after, errors.As(err, &r) && r.after > 0 },
+		Retryable: func(err error) bool { var r retryableErr; return errors.As(err, &r) },
+		Delay: func(err error) (time.Duration, bool) {
+			var r retryableErr
+			return r.after, errors.As(err, &r) && r.after > 0
+		},
 		InitialInterval: time.Millisecond,
 		MaxInterval:     5 * time.Millisecond,
 		MaxElapsed:      200 * time.Millisecond,
@@ -183,6 +189,7 @@ func newPoller(t *testing.T, src pipeline.Source, sink pipeline.Sink, cps *pipel
 		CompanyHandle: "c|6", Assets: assets,
 		Source: src, Encoder: pipelinetest.JSONEncoder{}, Sink: sink, Checkpoints: cps,
 		SourceRetry: policy(), SinkRetry: policy(),
+		Fatal: func(err error) bool { return errors.Is(err, errFatal) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -271,8 +278,16 @@ func TestPollerErrors(t *testing.T) {
 			t.Fatalf("got %+v, %v; want ErrIncomplete with a|2 published", stats, err)
 		}
 	})
-	t.Run("permanent source error stops the round", func(t *testing.T) {
-		perm := errors.New("authentication fault 10001")
+	t.Run("non-retryable asset error fails only that asset", func(t *testing.T) {
+		src := &scripted{logs: map[string][]pipeline.AssetJobLog{}, fail: map[string][]error{"a|1": {errors.New("malformed response")}}}
+		src.add("a|2", "x", t0)
+		stats, err := newPoller(t, src, &pipelinetest.Sink{}, pipelinetest.NewCheckpoints(), "a|1", "a|2").RunOnce(ctx)
+		if !errors.Is(err, pipeline.ErrIncomplete) || stats.AssetCalls != 2 || stats.Published != 1 {
+			t.Fatalf("got %+v, %v; want ErrIncomplete after one call for a|1 and a|2 published", stats, err)
+		}
+	})
+	t.Run("fatal source error stops the round", func(t *testing.T) {
+		perm := fmt.Errorf("authentication fault 10001: %w", errFatal)
 		src := &scripted{logs: map[string][]pipeline.AssetJobLog{}, fail: map[string][]error{"a|1": {perm}}}
 		_, err := newPoller(t, src, &pipelinetest.Sink{}, pipelinetest.NewCheckpoints(), "a|1").RunOnce(ctx)
 		if !errors.Is(err, perm) || errors.Is(err, pipeline.ErrIncomplete) {

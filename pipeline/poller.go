@@ -57,6 +57,12 @@ type Config struct {
 	// must not drop entries).
 	SourceRetry RetryPolicy
 	SinkRetry   RetryPolicy
+	// Fatal reports whether an error of the source or the sink must stop
+	// the producer (a rejected credential, a missing topic) rather than
+	// fail only the asset it occurred on, which is then polled again next
+	// round. Failures of the checkpoint store are always fatal. Default:
+	// no source or sink error is fatal.
+	Fatal func(err error) bool
 
 	// Logger receives round summaries and failures. Default: discard.
 	Logger *slog.Logger
@@ -270,7 +276,7 @@ func (p *Poller) assetsRound(ctx context.Context, assets []string) (RoundStats, 
 			if err == nil {
 				return nil
 			}
-			if res.transient {
+			if res.transient && ctx.Err() == nil {
 				stats.AssetsFailed++
 				failed = append(failed, err)
 				p.cfg.Logger.Warn("asset failed, retried next round", "asset", asset, "err", err)
@@ -311,7 +317,7 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 		return err
 	})
 	if err != nil {
-		res.transient = p.transient(err, p.cfg.SourceRetry)
+		res.transient = !p.fatal(err)
 		return res, fmt.Errorf("fetch job log of asset %q: %w", asset, err)
 	}
 	AssignEventIDs(log)
@@ -331,6 +337,7 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 		fresh[i].ObservedAt = observed
 		value, err := p.cfg.Encoder.Encode(nil, &fresh[i])
 		if err != nil {
+			res.transient = true
 			return res, fmt.Errorf("encode entry %s of asset %q: %w", fresh[i].EventID, asset, err)
 		}
 		records[i] = Record{
@@ -350,7 +357,7 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 		return err
 	})
 	if err != nil {
-		res.transient = p.transient(err, p.cfg.SinkRetry)
+		res.transient = !p.fatal(err)
 		return res, fmt.Errorf("publish %d entries of asset %q: %w", len(records), asset, err)
 	}
 	res.published = len(records)
@@ -369,16 +376,9 @@ func (p *Poller) progress(n int) {
 	}
 }
 
-// transient reports whether err, returned by a retried call, should leave
-// the program running: a retryable error that outlasted the policy.
-func (p *Poller) transient(err error, policy RetryPolicy) bool {
-	if errors.Is(err, ErrRetriesExhausted) {
-		return true
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	return policy.Retryable != nil && policy.Retryable(err)
+// fatal reports whether a source or sink error must stop the producer.
+func (p *Poller) fatal(err error) bool {
+	return p.cfg.Fatal != nil && p.cfg.Fatal(err)
 }
 
 func (p *Poller) wait(ctx context.Context) error {

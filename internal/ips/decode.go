@@ -1,0 +1,734 @@
+package ips
+
+import (
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/assetjoblog/assetjoblog/pipeline"
+)
+
+// JobLogDetailRow is one per-file row of a job, as getJobLogDetails returns
+// it in a JobLog's detailArray.
+type JobLogDetailRow struct {
+	AssetHandle string
+	AssetName   string
+	AssetType   string
+	LogType     string
+	LogMessage  string
+	// DateCreated is zero when IPS did not send it.
+	DateCreated time.Time
+}
+
+// DecodeAssetJobLogs decodes a getAssetJobLogs SOAP response body read from
+// r, filling CompanyHandle and AssetHandle of every entry. A SOAP fault in
+// the body is returned as a *Fault (HTTPStatus 0); any other problem wraps
+// ErrMalformedResponse, or is the error r returned. It does not bound the
+// size of r: the Client does that.
+func DecodeAssetJobLogs(r io.Reader, companyHandle, assetHandle string) ([]pipeline.AssetJobLog, error) {
+	d := decoder{s: newScanner(r)}
+	return d.assetJobLogs(companyHandle, assetHandle)
+}
+
+// decoder holds the state shared by the operation decoders.
+type decoder struct {
+	s   *scanner
+	buf []byte
+	// interned keeps one copy of strings that repeat across entries
+	// (job handles and names, log types, e-mails).
+	interned map[string]string
+}
+
+func (d *decoder) text() (string, error) {
+	var err error
+	d.buf, err = d.s.textContent(d.buf)
+	if err != nil {
+		return "", err
+	}
+	return string(d.buf), nil
+}
+
+// internedText is text for values that repeat across entries.
+func (d *decoder) internedText() (string, error) {
+	var err error
+	d.buf, err = d.s.textContent(d.buf)
+	if err != nil {
+		return "", err
+	}
+	if len(d.buf) > 256 {
+		return string(d.buf), nil
+	}
+	if v, ok := d.interned[string(d.buf)]; ok {
+		return v, nil
+	}
+	if d.interned == nil {
+		d.interned = make(map[string]string, 64)
+	}
+	v := string(d.buf)
+	if len(d.interned) < 4096 {
+		d.interned[v] = v
+	}
+	return v, nil
+}
+
+func (d *decoder) date(path string) (time.Time, error) {
+	var err error
+	d.buf, err = d.s.textContent(d.buf)
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, ok := parseDateTime(d.buf)
+	if !ok {
+		return time.Time{}, malformed("%s: unparsable dateTime %q", path, snippet(d.buf, 64))
+	}
+	return t, nil
+}
+
+func (d *decoder) integer(path string) (int, error) {
+	var err error
+	d.buf, err = d.s.textContent(d.buf)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(d.buf)))
+	if err != nil {
+		return 0, malformed("%s: not an integer: %q", path, snippet(d.buf, 32))
+	}
+	return n, nil
+}
+
+// body reads the envelope up to the operation's return element, which it
+// leaves open (the caller reads its children). A SOAP fault is returned as
+// a *Fault.
+func (d *decoder) body(returnName string) error {
+	s := d.s
+	ok, err := s.child(0)
+	if err != nil {
+		return err
+	}
+	if !ok || s.cur.ns != nsSOAPEnv || s.cur.local != "Envelope" {
+		return malformed("root element is <%s>, not a SOAP 1.1 Envelope", s.cur.local)
+	}
+	for {
+		ok, err := s.child(1)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return malformed("SOAP Envelope has no Body")
+		}
+		if s.cur.ns == nsSOAPEnv && s.cur.local == "Body" {
+			break
+		}
+		if err := s.skip(); err != nil { // Header or an extension
+			return err
+		}
+	}
+	for {
+		ok, err := s.child(2)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return malformed("SOAP Body has no <%s>", returnName)
+		}
+		switch {
+		case s.cur.ns == nsSOAPEnv && s.cur.local == "Fault":
+			f, err := d.fault()
+			if err != nil {
+				return err
+			}
+			if err := s.finish(); err != nil {
+				return err
+			}
+			return f
+		case s.cur.ns == nsIPSVer && s.cur.local == returnName:
+			return nil
+		}
+		if err := s.skip(); err != nil {
+			return err
+		}
+	}
+}
+
+// fault reads a soapenv:Fault just started.
+func (d *decoder) fault() (*Fault, error) {
+	s := d.s
+	f := &Fault{}
+	depth := s.depth()
+	for {
+		ok, err := s.child(depth)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return f, nil
+		}
+		// SOAP 1.1 fault children are unqualified; accept them qualified
+		// too.
+		switch s.cur.local {
+		case "faultcode":
+			if f.FaultCode, err = d.text(); err != nil {
+				return nil, err
+			}
+			f.FaultCode = strings.TrimSpace(f.FaultCode)
+		case "faultstring":
+			if f.FaultString, err = d.text(); err != nil {
+				return nil, err
+			}
+		case "detail":
+			if err := d.faultDetail(f); err != nil {
+				return nil, err
+			}
+		default:
+			if err := s.skip(); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func (d *decoder) faultDetail(f *Fault) error {
+	s := d.s
+	depth := s.depth()
+	for {
+		ok, err := s.child(depth)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		kind := FaultUnknown
+		if s.cur.ns == nsIPS || s.cur.ns == nsIPSVer {
+			switch s.cur.local {
+			case "authenticationFault":
+				kind = FaultAuthentication
+			case "authorizationFault":
+				kind = FaultAuthorization
+			case "ipsApiFault":
+				kind = FaultAPI
+			}
+		}
+		if kind == FaultUnknown || f.Kind != FaultUnknown {
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
+		}
+		f.Kind = kind
+		fd := s.depth()
+		for {
+			ok, err := s.child(fd)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			switch {
+			case s.cur.local == "code" && s.cur.ns != nsOther:
+				v, err := d.text()
+				if err != nil {
+					return err
+				}
+				// A non-numeric code leaves Code 0; the kind still
+				// classifies the fault.
+				f.Code, _ = strconv.Atoi(strings.TrimSpace(v))
+			case s.cur.local == "reason" && s.cur.ns != nsOther:
+				if f.Reason, err = d.text(); err != nil {
+					return err
+				}
+			default:
+				if err := s.skip(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// array iterates the items of the <arrayName> children of the element open
+// at depth parent, calling item for each <items> start with its index.
+func (d *decoder) array(parent int, arrayName string, item func(i int) error) error {
+	s := d.s
+	i := 0
+	for {
+		ok, err := s.child(parent)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		if s.cur.ns != nsIPSVer || s.cur.local != arrayName {
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
+		}
+		ad := s.depth()
+		for {
+			ok, err := s.child(ad)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			if s.cur.ns != nsIPSVer || s.cur.local != "items" {
+				if err := s.skip(); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := item(i); err != nil {
+				return err
+			}
+			i++
+		}
+	}
+}
+
+// Fields of an AssetJobLog, as bits of the seen mask.
+const (
+	fJobHandle = 1 << iota
+	fJobName
+	fLogMessage
+	fLogType
+	fSubmitUserEmail
+	fLogDate
+	fAllRequired = fJobHandle | fJobName | fLogMessage | fLogType | fSubmitUserEmail | fLogDate
+)
+
+var assetJobLogFields = [...]string{"jobHandle", "jobName", "logMessage", "logType", "submitUserEmail", "logDate"}
+
+func missing(seen, required int, names []string) string {
+	for i, n := range names {
+		if required&(1<<i) != 0 && seen&(1<<i) == 0 {
+			return n
+		}
+	}
+	return ""
+}
+
+func (d *decoder) assetJobLogs(companyHandle, assetHandle string) ([]pipeline.AssetJobLog, error) {
+	if err := d.body("getAssetJobLogsReturn"); err != nil {
+		return nil, err
+	}
+	var out []pipeline.AssetJobLog
+	err := d.array(d.s.depth(), "jobLogArray", func(i int) error {
+		e, err := d.assetJobLog(i)
+		if err != nil {
+			return err
+		}
+		e.CompanyHandle = companyHandle
+		e.AssetHandle = assetHandle
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.s.finish(); err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []pipeline.AssetJobLog{}
+	}
+	return out, nil
+}
+
+func (d *decoder) assetJobLog(i int) (pipeline.AssetJobLog, error) {
+	s := d.s
+	var e pipeline.AssetJobLog
+	seen := 0
+	depth := s.depth()
+	for {
+		ok, err := s.child(depth)
+		if err != nil {
+			return e, err
+		}
+		if !ok {
+			break
+		}
+		if s.cur.ns != nsIPSVer {
+			if err := s.skip(); err != nil {
+				return e, err
+			}
+			continue
+		}
+		switch s.cur.local {
+		case "jobHandle":
+			e.JobHandle, err = d.internedText()
+			seen |= fJobHandle
+		case "jobName":
+			e.JobName, err = d.internedText()
+			seen |= fJobName
+		case "logMessage":
+			e.LogMessage, err = d.text()
+			seen |= fLogMessage
+		case "logType":
+			e.LogType, err = d.internedText()
+			seen |= fLogType
+		case "submitUserEmail":
+			e.SubmitUserEmail, err = d.internedText()
+			seen |= fSubmitUserEmail
+		case "logDate":
+			e.LogDate, err = d.date("jobLogArray.items[" + strconv.Itoa(i) + "].logDate")
+			seen |= fLogDate
+		case "auxArray":
+			e.AuxArray, err = d.auxArray(i)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return e, err
+		}
+	}
+	if m := missing(seen, fAllRequired, assetJobLogFields[:]); m != "" {
+		return e, malformed("jobLogArray.items[%d]: missing required element <%s>", i, m)
+	}
+	return e, nil
+}
+
+func (d *decoder) auxArray(entry int) ([]pipeline.JobLogDetail, error) {
+	s := d.s
+	var out []pipeline.JobLogDetail
+	depth := s.depth()
+	j := 0
+	for {
+		ok, err := s.child(depth)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return out, nil
+		}
+		if s.cur.ns != nsIPSVer || s.cur.local != "items" {
+			if err := s.skip(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		row, err := d.auxItem(entry, j)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+		j++
+	}
+}
+
+func (d *decoder) auxItem(entry, j int) (pipeline.JobLogDetail, error) {
+	s := d.s
+	var row pipeline.JobLogDetail
+	var hasMsg, hasType bool
+	depth := s.depth()
+	for {
+		ok, err := s.child(depth)
+		if err != nil {
+			return row, err
+		}
+		if !ok {
+			break
+		}
+		if s.cur.ns != nsIPSVer {
+			if err := s.skip(); err != nil {
+				return row, err
+			}
+			continue
+		}
+		var v string
+		switch s.cur.local {
+		case "logMessage":
+			row.LogMessage, err = d.text()
+			hasMsg = true
+		case "logType":
+			row.LogType, err = d.internedText()
+			hasType = true
+		case "dateCreated":
+			var t time.Time
+			t, err = d.date("jobLogArray.items[" + strconv.Itoa(entry) + "].auxArray.items[" + strconv.Itoa(j) + "].dateCreated")
+			row.DateCreated = &t
+		case "assetName":
+			v, err = d.text()
+			row.AssetName = &v
+		case "assetType":
+			v, err = d.internedText()
+			row.AssetType = &v
+		case "assetHandle":
+			v, err = d.text()
+			row.AssetHandle = &v
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return row, err
+		}
+	}
+	switch {
+	case !hasMsg:
+		return row, malformed("jobLogArray.items[%d].auxArray.items[%d]: missing required element <logMessage>", entry, j)
+	case !hasType:
+		return row, malformed("jobLogArray.items[%d].auxArray.items[%d]: missing required element <logType>", entry, j)
+	}
+	return row, nil
+}
+
+func (d *decoder) jobLogs() ([]pipeline.Job, error) {
+	if err := d.body("getJobLogsReturn"); err != nil {
+		return nil, err
+	}
+	var out []pipeline.Job
+	err := d.array(d.s.depth(), "jobLogArray", func(i int) error {
+		s := d.s
+		var j pipeline.Job
+		hasHandle := false
+		depth := s.depth()
+		for {
+			ok, err := s.child(depth)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			if s.cur.ns != nsIPSVer {
+				if err := s.skip(); err != nil {
+					return err
+				}
+				continue
+			}
+			path := "jobLogArray.items[" + strconv.Itoa(i) + "]."
+			switch s.cur.local {
+			case "jobHandle":
+				j.JobHandle, err = d.text()
+				hasHandle = true
+			case "jobName":
+				j.JobName, err = d.text()
+			case "logType":
+				j.LogType, err = d.internedText()
+			case "startDate":
+				j.StartDate, err = d.date(path + "startDate")
+			case "endDate":
+				j.EndDate, err = d.date(path + "endDate")
+			default:
+				err = s.skip()
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if !hasHandle {
+			return malformed("jobLogArray.items[%d]: missing required element <jobHandle>", i)
+		}
+		out = append(out, j)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.s.finish(); err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []pipeline.Job{}
+	}
+	return out, nil
+}
+
+// jobLogDetails decodes a getJobLogDetails response: the detail rows of
+// every JobLog item, and the sum of their detailTotalRows.
+func (d *decoder) jobLogDetails() ([]JobLogDetailRow, int, error) {
+	if err := d.body("getJobLogDetailsReturn"); err != nil {
+		return nil, 0, err
+	}
+	var rows []JobLogDetailRow
+	total := 0
+	err := d.array(d.s.depth(), "jobLogArray", func(i int) error {
+		s := d.s
+		depth := s.depth()
+		for {
+			ok, err := s.child(depth)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return nil
+			}
+			if s.cur.ns != nsIPSVer {
+				if err := s.skip(); err != nil {
+					return err
+				}
+				continue
+			}
+			switch s.cur.local {
+			case "detailTotalRows":
+				var n int
+				n, err = d.integer("jobLogArray.items[" + strconv.Itoa(i) + "].detailTotalRows")
+				total += n
+			case "detailArray":
+				err = d.detailArray(i, &rows)
+			default:
+				err = s.skip()
+			}
+			if err != nil {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := d.s.finish(); err != nil {
+		return nil, 0, err
+	}
+	return rows, total, nil
+}
+
+func (d *decoder) detailArray(i int, rows *[]JobLogDetailRow) error {
+	s := d.s
+	depth := s.depth()
+	j := 0
+	for {
+		ok, err := s.child(depth)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		if s.cur.ns != nsIPSVer || s.cur.local != "items" {
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
+		}
+		var r JobLogDetailRow
+		rd := s.depth()
+		for {
+			ok, err := s.child(rd)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			if s.cur.ns != nsIPSVer {
+				if err := s.skip(); err != nil {
+					return err
+				}
+				continue
+			}
+			switch s.cur.local {
+			case "assetHandle":
+				r.AssetHandle, err = d.text()
+			case "assetName":
+				r.AssetName, err = d.text()
+			case "assetType":
+				r.AssetType, err = d.internedText()
+			case "logType":
+				r.LogType, err = d.internedText()
+			case "logMessage":
+				r.LogMessage, err = d.text()
+			case "dateCreated":
+				r.DateCreated, err = d.date("jobLogArray.items[" + strconv.Itoa(i) + "].detailArray.items[" + strconv.Itoa(j) + "].dateCreated")
+			default:
+				err = s.skip()
+			}
+			if err != nil {
+				return err
+			}
+		}
+		*rows = append(*rows, r)
+		j++
+	}
+}
+
+// parseDateTime parses an xsd:dateTime with a zone (Z or ±hh:mm), with or
+// without fractional seconds of any length, and returns it in UTC truncated
+// to milliseconds. Surrounding XML whitespace is ignored.
+func parseDateTime(b []byte) (time.Time, bool) {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r' || b[len(b)-1] == '\n') {
+		b = b[:len(b)-1]
+	}
+	// yyyy-mm-ddThh:mm:ss
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	year, ok1 := digits(b[0:4])
+	month, ok2 := digits(b[5:7])
+	day, ok3 := digits(b[8:10])
+	hour, ok4 := digits(b[11:13])
+	minute, ok5 := digits(b[14:16])
+	sec, ok6 := digits(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+		return time.Time{}, false
+	}
+	rest := b[19:]
+	nsec := 0
+	if rest[0] == '.' {
+		n := 1
+		scale := 100_000_000
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			nsec += int(rest[n]-'0') * scale
+			scale /= 10
+			n++
+		}
+		if n == 1 {
+			return time.Time{}, false
+		}
+		rest = rest[n:]
+	}
+	offset := 0
+	switch {
+	case len(rest) == 1 && rest[0] == 'Z':
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, ok1 := digits(rest[1:3])
+		om, ok2 := digits(rest[4:6])
+		if !ok1 || !ok2 || oh > 14 || om > 59 {
+			return time.Time{}, false
+		}
+		offset = oh*3600 + om*60
+		if rest[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return time.Time{}, false
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	t = t.Add(-time.Duration(offset) * time.Second)
+	return t.Truncate(time.Millisecond), true
+}
+
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
