@@ -1,0 +1,385 @@
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/assetjoblog/assetjoblog/pipeline"
+)
+
+// Sink writes pipeline records to one Kafka topic.
+//
+// Publish is synchronous and waits for acks=all; it is safe for concurrent
+// use. The Sink keeps no buffer of its own: once Publish has returned, its
+// records are either acknowledged or reported failed.
+type Sink struct {
+	cfg       Config
+	brokers   string // for error messages
+	transport *kafkago.Transport
+	client    *kafkago.Client
+	writer    *kafkago.Writer
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ pipeline.Sink = (*Sink)(nil)
+
+// NewSink validates cfg, connects to the brokers and checks that the topic
+// exists, creating it when cfg.CreateTopic is set.
+//
+// Errors: a *ConfigError for a bad field or an unreadable TLS file;
+// ErrTopicNotFound (wrapped with the topic and brokers) for a missing topic;
+// a retryable error (see IsRetryable) when no broker answers; a permanent
+// one when authentication or TLS verification fails.
+func NewSink(ctx context.Context, cfg Config) (*Sink, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	tlsConfig, err := cfg.TLS.build()
+	if err != nil {
+		return nil, err
+	}
+	mechanism, err := cfg.SASL.mechanism()
+	if err != nil {
+		return nil, err
+	}
+	codec, err := compression(cfg.Compression)
+	if err != nil {
+		return nil, err
+	}
+
+	transport := &kafkago.Transport{
+		DialTimeout: cfg.DialTimeout,
+		ClientID:    cfg.ClientID,
+		TLS:         tlsConfig,
+		SASL:        mechanism,
+	}
+	addr := kafkago.TCP(cfg.Brokers...)
+	logger := cfg.Logger
+	s := &Sink{
+		cfg:       cfg,
+		brokers:   fmt.Sprint(cfg.Brokers),
+		transport: transport,
+		client:    &kafkago.Client{Addr: addr, Timeout: cfg.WriteTimeout, Transport: transport},
+		writer: &kafkago.Writer{
+			Addr:                   addr,
+			Topic:                  cfg.Topic,
+			Balancer:               &kafkago.Murmur2Balancer{},
+			MaxAttempts:            cfg.MaxAttempts,
+			BatchSize:              cfg.BatchSize,
+			BatchBytes:             cfg.BatchBytes,
+			BatchTimeout:           cfg.BatchTimeout,
+			ReadTimeout:            cfg.WriteTimeout,
+			WriteTimeout:           cfg.WriteTimeout,
+			RequiredAcks:           kafkago.RequireAll,
+			Async:                  false,
+			Compression:            codec,
+			Transport:              transport,
+			AllowAutoTopicCreation: false,
+			ErrorLogger: kafkago.LoggerFunc(func(format string, args ...any) {
+				logger.Error(fmt.Sprintf(format, args...), slog.String("topic", cfg.Topic))
+			}),
+		},
+	}
+	if err := s.ensureTopic(ctx); err != nil {
+		transport.CloseIdleConnections()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Topic returns the topic the sink writes to.
+func (s *Sink) Topic() string { return s.cfg.Topic }
+
+// ensureTopic checks the topic at start-up and creates it if allowed.
+func (s *Sink) ensureTopic(ctx context.Context) error {
+	exists, err := s.topicExists(ctx)
+	if err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	if !s.cfg.CreateTopic {
+		return s.topicNotFound()
+	}
+	res, err := s.client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{
+		Topics: []kafkago.TopicConfig{{
+			Topic:             s.cfg.Topic,
+			NumPartitions:     s.cfg.Partitions,
+			ReplicationFactor: s.cfg.ReplicationFactor,
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("kafka: create topic %q on brokers %s: %w", s.cfg.Topic, s.brokers, err)
+	}
+	if err := res.Errors[s.cfg.Topic]; err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
+		return fmt.Errorf("kafka: create topic %q on brokers %s: %w", s.cfg.Topic, s.brokers, err)
+	}
+	return nil
+}
+
+// topicExists asks the cluster's metadata whether the topic exists and has
+// partitions.
+func (s *Sink) topicExists(ctx context.Context) (bool, error) {
+	md, err := s.client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{s.cfg.Topic}})
+	if err != nil {
+		return false, fmt.Errorf("kafka: metadata of topic %q from brokers %s: %w", s.cfg.Topic, s.brokers, err)
+	}
+	for _, t := range md.Topics {
+		if t.Name != s.cfg.Topic {
+			continue
+		}
+		switch {
+		case errors.Is(t.Error, kafkago.UnknownTopicOrPartition):
+			return false, nil
+		case t.Error != nil:
+			return false, fmt.Errorf("kafka: metadata of topic %q from brokers %s: %w", s.cfg.Topic, s.brokers, t.Error)
+		}
+		return len(t.Partitions) > 0, nil
+	}
+	return false, nil
+}
+
+func (s *Sink) topicNotFound() error {
+	return fmt.Errorf("kafka: %w: %q on brokers %s (create it, or set CreateTopic)", ErrTopicNotFound, s.cfg.Topic, s.brokers)
+}
+
+// Publish writes records to the topic, each record's partition chosen from
+// its key by murmur2 as the Java client does, and returns once every record
+// is acknowledged by all in-sync replicas (acks=all), or with an error.
+//
+// It does not retry beyond kafka-go's own MaxAttempts. On error some records
+// may have been written; the error is a *PublishError saying how many failed
+// and why, wrapping ErrTopicNotFound when the topic has gone, and is
+// classified by IsRetryable. When ctx ends first, Publish returns with the
+// context's error while the records already handed to the writer may still
+// be written.
+//
+// Publish implements pipeline.Sink; it is safe for concurrent use. An empty
+// slice is a no-op. After Close it returns ErrClosed.
+func (s *Sink) Publish(ctx context.Context, records []pipeline.Record) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if len(records) == 0 {
+		return nil
+	}
+	msgs := make([]kafkago.Message, len(records))
+	for i, r := range records {
+		var headers []kafkago.Header
+		if len(r.Headers) > 0 {
+			headers = make([]kafkago.Header, len(r.Headers))
+			for j, h := range r.Headers {
+				headers[j] = kafkago.Header{Key: h.Key, Value: h.Value}
+			}
+		}
+		msgs[i] = kafkago.Message{Key: r.Key, Value: r.Value, Headers: headers}
+	}
+
+	err := s.writer.WriteMessages(ctx, msgs...)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, io.ErrClosedPipe) {
+		return ErrClosed
+	}
+	return newPublishError(s.cfg.Topic, len(records), err)
+}
+
+// PublishError reports a Publish call that did not get every record
+// acknowledged. errors.Is and errors.As see through it to the writer's error
+// (a kafka.WriteErrors, a kafka.Error, a network or context error), to each
+// distinct per-record error, and to ErrTopicNotFound when the topic is gone.
+type PublishError struct {
+	// Topic is the topic written to.
+	Topic string
+	// Failed is how many of the Total records were reported failed; when
+	// the writer gave no per-record report it equals Total, though some may
+	// have been written.
+	Failed, Total int
+	// Err is what the kafka-go writer returned.
+	Err error
+
+	causes []error // distinct per-record errors, then ErrTopicNotFound if the topic is gone
+}
+
+func newPublishError(topic string, total int, err error) *PublishError {
+	e := &PublishError{Topic: topic, Failed: total, Total: total, Err: err}
+	var werr kafkago.WriteErrors
+	if errors.As(err, &werr) {
+		e.Failed = werr.Count()
+		seen := make(map[string]bool)
+		for _, m := range werr {
+			if m != nil && !seen[m.Error()] {
+				seen[m.Error()] = true
+				e.causes = append(e.causes, m)
+			}
+		}
+	}
+	for _, c := range append([]error{err}, e.causes...) {
+		if errors.Is(c, kafkago.UnknownTopicOrPartition) {
+			e.causes = append(e.causes, ErrTopicNotFound)
+			break
+		}
+	}
+	return e
+}
+
+// Error says which topic, how many records failed, and why (each distinct
+// cause once).
+func (e *PublishError) Error() string {
+	var parts []string
+	for _, c := range e.causes {
+		if c != ErrTopicNotFound {
+			parts = append(parts, c.Error())
+		}
+	}
+	why := strings.Join(parts, "; ")
+	if why == "" {
+		why = e.Err.Error()
+	}
+	if errors.Is(e, ErrTopicNotFound) {
+		why = ErrTopicNotFound.Error() + ": " + why
+	}
+	return fmt.Sprintf("kafka: publish to topic %q: %d of %d records failed: %s", e.Topic, e.Failed, e.Total, why)
+}
+
+// Unwrap returns the writer's error and the distinct causes.
+func (e *PublishError) Unwrap() []error {
+	return append([]error{e.Err}, e.causes...)
+}
+
+// Ping makes one request (ApiVersions) to a broker over the sink's pooled
+// connections, with its TLS and SASL settings, and reports whether it got
+// an answer.
+func (s *Sink) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if _, err := s.client.ApiVersions(ctx, &kafkago.ApiVersionsRequest{}); err != nil {
+		return fmt.Errorf("kafka: ping brokers %s: %w", s.brokers, err)
+	}
+	return nil
+}
+
+// Ready reports whether the sink can publish, for a readiness probe: a
+// broker answers (Ping) and the topic is known to the cluster's metadata.
+// The metadata comes from the sink's cache, refreshed every few seconds, so
+// a topic deleted a moment ago may still count as present.
+func (s *Sink) Ready(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	exists, err := s.topicExists(ctx)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return s.topicNotFound()
+	}
+	return nil
+}
+
+// Close stops the sink: later Publish calls return ErrClosed, calls already
+// running finish (their records are acknowledged or reported failed; Close
+// waits for them), and the connections are closed. The sink holds no
+// records that a caller has not been told about, so there is nothing to
+// flush. Close is idempotent and safe for concurrent use.
+func (s *Sink) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if err := s.writer.Close(); err != nil {
+			s.closeErr = fmt.Errorf("kafka: close writer of topic %q: %w", s.cfg.Topic, err)
+		}
+		s.transport.CloseIdleConnections()
+	})
+	return s.closeErr
+}
+
+func compression(name string) (kafkago.Compression, error) {
+	switch name {
+	case "none":
+		return 0, nil
+	case "gzip":
+		return kafkago.Gzip, nil
+	case "snappy":
+		return kafkago.Snappy, nil
+	case "lz4":
+		return kafkago.Lz4, nil
+	case "zstd":
+		return kafkago.Zstd, nil
+	}
+	return 0, &ConfigError{Field: "Compression", Problem: fmt.Sprintf("%q is not a codec", name)}
+}
+
+// build returns the *tls.Config for the transport, or nil when TLS is off.
+// Errors name the file, never its content.
+func (t TLSConfig) build() (*tls.Config, error) {
+	if !t.Enabled {
+		return nil, nil
+	}
+	c := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // documented as tests only
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, &ConfigError{Field: "TLS.CAFile", Problem: fmt.Sprintf("read: %v", err)}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &ConfigError{Field: "TLS.CAFile", Problem: fmt.Sprintf("%s holds no PEM certificate", t.CAFile)}
+		}
+		c.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, &ConfigError{Field: "TLS.CertFile", Problem: fmt.Sprintf("load key pair %s, %s: %v", t.CertFile, t.KeyFile, err)}
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
+// mechanism returns the SASL mechanism, or nil for none.
+func (s SASLConfig) mechanism() (sasl.Mechanism, error) {
+	switch s.Mechanism {
+	case SASLNone:
+		return nil, nil
+	case SASLPlain:
+		return plain.Mechanism{Username: s.Username, Password: s.Password}, nil
+	case SASLScramSHA256, SASLScramSHA512:
+		algo := scram.SHA256
+		if s.Mechanism == SASLScramSHA512 {
+			algo = scram.SHA512
+		}
+		m, err := scram.Mechanism(algo, s.Username, s.Password)
+		if err != nil {
+			// The scram package's errors are about the username/password
+			// normalisation; do not echo either.
+			return nil, &ConfigError{Field: "SASL", Problem: "username or password cannot be used with " + s.Mechanism}
+		}
+		return m, nil
+	}
+	return nil, &ConfigError{Field: "SASL.Mechanism", Problem: fmt.Sprintf("%q is not supported", s.Mechanism)}
+}

@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# kafka.sh runs a real single-node Apache Kafka 4 broker (KRaft, combined
+# broker and controller, no ZooKeeper) on 127.0.0.1 for the integration suite,
+# from jars fetched from Maven Central (test/kafka/pom.xml) and the machine's
+# Java 17 or newer. No Docker, no other download.
+#
+# Usage:
+#   scripts/kafka.sh up             fetch the jars (once), format storage (once), start, wait until it answers
+#   scripts/kafka.sh down           stop cleanly (SIGTERM, wait, then SIGKILL); data is kept
+#   scripts/kafka.sh status         say whether it runs; exit 1 when it does not
+#   scripts/kafka.sh topic NAME [PARTITIONS]
+#                                   create a topic (replication factor 1) unless it exists
+#   scripts/kafka.sh kill9          SIGKILL the broker (crash test); data is kept
+#   scripts/kafka.sh restart        stop (or reap a killed broker) and start again on the same data
+#   scripts/kafka.sh clean          down, then delete the data directory
+#   scripts/kafka.sh env            print the export line for KAFKA_BROKERS
+#
+# Environment:
+#   CACHE_DIR      directory for caches (default .cache under the repository root)
+#   KAFKA_PORT     PLAINTEXT listener port (default 19092); the controller uses KAFKA_PORT+1
+#   KAFKA_VERSION  org.apache.kafka version to fetch (default: the one in test/kafka/pom.xml)
+#   KAFKA_HEAP     JVM heap options (default "-Xms256m -Xmx1g")
+#   KAFKA_START_TIMEOUT  seconds to wait for the broker to answer (default 90)
+#   MAVEN_REPO_LOCAL     Maven local repository (default Maven's own, ~/.m2/repository)
+#   JAVA           java binary (default: java on PATH, or $JAVA_HOME/bin/java)
+#
+# Files, under ${CACHE_DIR}:
+#   kafka-libs/            the broker's jars (skipped when present for the same version)
+#   kafka-data/logs/       the broker's log.dirs and KRaft metadata log
+#   kafka-data/server.properties, log4j2*.properties, kafka.pid, kafka.log
+#
+# The broker accepts plaintext connections only and creates no topic by itself
+# (auto.create.topics.enable=false): create them with `topic`.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache_dir=${CACHE_DIR:-.cache}
+case $cache_dir in
+/*) ;;
+*) cache_dir=$root/$cache_dir ;;
+esac
+
+port=${KAFKA_PORT:-19092}
+cport=$((port + 1))
+bootstrap=127.0.0.1:$port
+libs=$cache_dir/kafka-libs
+data=$cache_dir/kafka-data
+props=$data/server.properties
+log4j=$data/log4j2.properties
+log4j_tools=$data/log4j2-tools.properties
+pidfile=$data/kafka.pid
+logfile=$data/kafka.log
+pom=$root/test/kafka/pom.xml
+heap=${KAFKA_HEAP:--Xms256m -Xmx1g}
+start_timeout=${KAFKA_START_TIMEOUT:-90}
+
+say() { echo "kafka: $*" >&2; }
+die() {
+	echo "kafka: error: $*" >&2
+	exit 1
+}
+
+now_ms() { date +%s%3N; }
+elapsed() { echo "$(($(now_ms) - $1)) ms"; }
+
+java_bin() {
+	if [[ -n ${JAVA:-} ]]; then
+		echo "$JAVA"
+	elif [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then
+		echo "$JAVA_HOME/bin/java"
+	else
+		command -v java || die "java not found: install a Java 17+ runtime (apt-get install openjdk-17-jre-headless)"
+	fi
+}
+
+check_java() {
+	local j v major
+	j=$(java_bin)
+	v=$("$j" -version 2>&1 | awk -F'"' '/version/ {print $2; exit}')
+	major=${v%%.*}
+	[[ $major =~ ^[0-9]+$ ]] || die "cannot read the version of $j (got '$v')"
+	((major >= 17)) || die "Kafka 4 needs Java 17 or newer; $j is $v"
+}
+
+# wanted_version prints the Kafka version to fetch.
+wanted_version() {
+	if [[ -n ${KAFKA_VERSION:-} ]]; then
+		echo "$KAFKA_VERSION"
+	else
+		sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom" | head -n1
+	fi
+}
+
+# fetch copies the broker's jars from Maven Central into $libs unless the same
+# version is already there.
+fetch() {
+	local version stamp want t0 args
+	version=$(wanted_version)
+	[[ -n $version ]] || die "no kafka.version in $pom"
+	# The stamp holds the version and the pom's hash: a changed pom re-fetches.
+	stamp=$libs/.fetched
+	want="$version $(sha256sum "$pom" | cut -d' ' -f1)"
+	if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+		return 0
+	fi
+	command -v mvn >/dev/null || die "mvn not found: install Maven (apt-get install maven) to fetch the Kafka jars"
+	say "fetching Apache Kafka $version jars from Maven Central into $libs"
+	t0=$(now_ms)
+	rm -rf "$libs"
+	args=(-q -B -Dstyle.color=never -f "$pom" -Dkafka.version="$version" -DoutputDirectory="$libs")
+	if [[ -n ${MAVEN_REPO_LOCAL:-} ]]; then
+		args+=(-Dmaven.repo.local="$MAVEN_REPO_LOCAL")
+	fi
+	mvn "${args[@]}" dependency:copy-dependencies >&2 || die "maven could not fetch the Kafka $version jars"
+	[[ -f $libs/kafka_2.13-$version.jar ]] || die "kafka_2.13-$version.jar missing from $libs after the fetch"
+	echo "$want" >"$stamp"
+	say "fetched $(find "$libs" -name '*.jar' | wc -l) jars in $(elapsed "$t0")"
+}
+
+installed_version() {
+	local jar
+	jar=$(find "$libs" -maxdepth 1 -name 'kafka_2.13-*.jar' 2>/dev/null | head -n1)
+	[[ -n $jar ]] || return 1
+	jar=${jar##*/kafka_2.13-}
+	echo "${jar%.jar}"
+}
+
+classpath() { echo "$libs/*"; }
+
+# run_class runs a Kafka command line tool class, quietly.
+run_class() {
+	"$(java_bin)" -Xmx256m -XX:TieredStopAtLevel=1 -Xshare:auto \
+		-Dlog4j2.configurationFile="$log4j_tools" -cp "$(classpath)" "$@"
+}
+
+write_config() {
+	mkdir -p "$data"
+	cat >"$props.new" <<EOF
+# Single-node KRaft broker for the assetjoblog integration suite (scripts/kafka.sh).
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$data/logs
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+auto.create.topics.enable=false
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+log.retention.hours=24
+EOF
+	cat >"$log4j" <<EOF
+# Kafka logs for the integration broker: INFO to stdout (redirected to kafka.log).
+status = warn
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.out.ref = STDOUT
+logger.kafkaclients.name = org.apache.kafka.clients
+logger.kafkaclients.level = warn
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+EOF
+	cat >"$log4j_tools" <<EOF
+# Command line tools run by kafka.sh: warnings and errors only, to stderr.
+status = warn
+appender.err.type = Console
+appender.err.name = STDERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.err.ref = STDERR
+EOF
+	# A data directory formatted for another configuration (e.g. another
+	# port) is not reused: the quorum would not match.
+	if [[ -f $props ]] && ! cmp -s "$props" "$props.new"; then
+		say "configuration changed; discarding $data/logs"
+		rm -rf "$data/logs"
+	fi
+	mv "$props.new" "$props"
+}
+
+format_storage() {
+	local id t0
+	if [[ -f $data/logs/meta.properties ]]; then
+		return 0
+	fi
+	t0=$(now_ms)
+	id=$(run_class kafka.tools.StorageTool random-uuid | tail -n1)
+	[[ -n $id ]] || die "StorageTool random-uuid printed nothing"
+	run_class kafka.tools.StorageTool format --config "$props" --cluster-id "$id" --ignore-formatted >&2 ||
+		die "formatting $data/logs failed"
+	say "formatted storage (cluster id $id) in $(elapsed "$t0")"
+}
+
+# broker_pid prints the pid of our running broker, or fails.
+broker_pid() {
+	local pid
+	[[ -f $pidfile ]] || return 1
+	pid=$(cat "$pidfile")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	# Make sure the pid is still our broker, not a reused number.
+	[[ -r /proc/$pid/cmdline ]] || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "kafka.Kafka $props" || return 1
+	echo "$pid"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_broker() {
+	local pid t0 deadline
+	if pid=$(broker_pid); then
+		say "already running (pid $pid) on $bootstrap"
+		return 0
+	fi
+	if port_open "$port" || port_open "$cport"; then
+		die "port $port or $cport on 127.0.0.1 is in use by another process; set KAFKA_PORT"
+	fi
+	t0=$(now_ms)
+	: >"$logfile"
+	# shellcheck disable=SC2086 # heap holds several JVM options
+	setsid nohup "$(java_bin)" $heap -XX:+UseG1GC -Djava.awt.headless=true \
+		-Dlog4j2.configurationFile="$log4j" -Dkafka.logs.dir="$data" \
+		-cp "$(classpath)" kafka.Kafka "$props" >>"$logfile" 2>&1 </dev/null &
+	pid=$!
+	echo "$pid" >"$pidfile"
+	deadline=$(($(date +%s) + start_timeout))
+	until grep -q "Kafka Server started" "$logfile"; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			tail -n 40 "$logfile" >&2
+			rm -f "$pidfile"
+			die "the broker exited during start-up (log: $logfile)"
+		fi
+		if (($(date +%s) >= deadline)); then
+			tail -n 40 "$logfile" >&2
+			die "the broker did not start within ${start_timeout}s (log: $logfile)"
+		fi
+		sleep 0.2
+	done
+	# A real metadata request, from a real Kafka client.
+	run_class org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --list >/dev/null ||
+		die "the broker started but does not answer a metadata request on $bootstrap (log: $logfile)"
+	say "Apache Kafka $(installed_version) (KRaft, node 1) answers on $bootstrap, pid $pid, started in $(elapsed "$t0")"
+}
+
+stop_broker() {
+	local pid i
+	if ! pid=$(broker_pid); then
+		rm -f "$pidfile"
+		say "not running"
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		say "broker (pid $pid) still running after 30s; sending SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	rm -f "$pidfile"
+	say "stopped (pid $pid)"
+}
+
+cmd_up() {
+	local t0
+	t0=$(now_ms)
+	check_java
+	fetch
+	write_config
+	format_storage
+	start_broker
+	say "up in $(elapsed "$t0"); export KAFKA_BROKERS=$bootstrap"
+}
+
+cmd_status() {
+	local pid
+	if pid=$(broker_pid); then
+		echo "running: Apache Kafka $(installed_version || echo '?') on $bootstrap (pid $pid, data $data)"
+	else
+		echo "not running (port $port)"
+		return 1
+	fi
+}
+
+cmd_topic() {
+	local name=${1:-} partitions=${2:-1}
+	[[ -n $name ]] || die "usage: kafka.sh topic NAME [PARTITIONS]"
+	[[ $partitions =~ ^[1-9][0-9]*$ ]] || die "PARTITIONS must be a positive integer, got '$partitions'"
+	broker_pid >/dev/null || die "the broker is not running: run scripts/kafka.sh up"
+	run_class org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --create --if-not-exists \
+		--topic "$name" --partitions "$partitions" --replication-factor 1 >&2
+	say "topic $name ($partitions partitions) ready"
+}
+
+cmd_kill9() {
+	local pid
+	pid=$(broker_pid) || die "the broker is not running"
+	kill -KILL "$pid"
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+	say "killed (SIGKILL) pid $pid; data kept in $data"
+}
+
+cmd_restart() {
+	stop_broker
+	check_java
+	[[ -f $props ]] || die "no configuration yet: run scripts/kafka.sh up"
+	start_broker
+}
+
+cmd_clean() {
+	stop_broker
+	rm -rf "$data"
+	say "removed $data"
+}
+
+case ${1:-} in
+up) cmd_up ;;
+down) stop_broker ;;
+status) cmd_status ;;
+topic) cmd_topic "${@:2}" ;;
+kill9) cmd_kill9 ;;
+restart) cmd_restart ;;
+clean) cmd_clean ;;
+env) echo "export KAFKA_BROKERS=$bootstrap" ;;
+fetch) check_java && fetch ;;
+*)
+	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+	exit 2
+	;;
+esac
