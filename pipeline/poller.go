@@ -225,7 +225,7 @@ func (p *Poller) RunOnce(ctx context.Context) (RoundStats, error) {
 	p.cfg.Metrics.round(stats)
 	log := p.cfg.Logger.With("assets", stats.Assets, "published", stats.Published,
 		"failed", stats.AssetsFailed, "ips_calls", stats.AssetCalls+stats.JobLogCalls+stats.JobDetailCalls,
-		"duration", stats.Duration.Round(time.Millisecond))
+		"duration_ms", stats.Duration.Milliseconds())
 	if stats.Discovery {
 		log = log.With("jobs", stats.Jobs, "jobs_running", stats.JobsRunning)
 	}

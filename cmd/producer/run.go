@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/assetjoblog/assetjoblog/internal/avro"
+	"github.com/assetjoblog/assetjoblog/internal/boltstore"
+	"github.com/assetjoblog/assetjoblog/internal/ips"
+	"github.com/assetjoblog/assetjoblog/internal/kafka"
+	"github.com/assetjoblog/assetjoblog/pipeline"
+)
+
+// run is the whole program: it parses the configuration, wires the parts
+// and polls until ctx is cancelled (or one round with -once). Tests call it
+// in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if err := cfg.loadSecrets(); err != nil {
+		return &usageError{err}
+	}
+	if err := cfg.Validate(); err != nil {
+		return &usageError{err}
+	}
+	logger := newLogger(cfg, stderr)
+
+	var demo *demoEnv
+	if cfg.Demo {
+		demo, err = startDemo(ctx, cfg, logger)
+		if err != nil {
+			return fmt.Errorf("start demo: %w", err)
+		}
+		defer demo.Close()
+	}
+
+	reg := prometheus.NewRegistry()
+	metrics := pipeline.NewMetrics(reg)
+
+	store, err := openState(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	client, err := newIPSClient(cfg, logger, metrics)
+	if err != nil {
+		return err
+	}
+	encoder, err := newEncoder(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	sink, err := newSink(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+
+	pcfg := pipeline.Config{
+		CompanyHandle:   cfg.Company,
+		Source:          client,
+		Encoder:         encoder,
+		Sink:            sink,
+		Checkpoints:     store,
+		Concurrency:     cfg.Concurrency,
+		RequestRate:     cfg.RequestRate,
+		PollInterval:    cfg.PollInterval,
+		LateWindow:      cfg.LateWindow,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		SourceRetry: pipeline.RetryPolicy{
+			Retryable: ips.IsRetryable, Delay: ips.RetryAfter, MaxElapsed: cfg.IPSRetryMax,
+		},
+		SinkRetry: pipeline.RetryPolicy{
+			Retryable: kafka.IsRetryable, MaxElapsed: orForever(cfg.KafkaRetryMax),
+		},
+		Fatal:   fatal,
+		Logger:  logger,
+		Metrics: metrics,
+	}
+	if cfg.Discover {
+		pcfg.Discovery = &pipeline.DiscoveryConfig{
+			Jobs: client, Checkpoints: store, Since: cfg.Since, Overlap: cfg.DiscoverOverlap,
+		}
+	} else {
+		if pcfg.Assets, err = cfg.assetList(); err != nil {
+			return &usageError{err}
+		}
+		if len(pcfg.Assets) == 0 {
+			return &usageError{errors.New("-assets and -assets-file name no asset")}
+		}
+	}
+	var bar *progress
+	if cfg.Once && wantProgress(cfg, stderr) {
+		total := len(pcfg.Assets)
+		if cfg.Discover {
+			total = -1
+		}
+		bar = newProgress(stderr, total)
+		pcfg.OnAsset = bar.asset
+	}
+	poller, err := pipeline.NewPoller(pcfg)
+	if err != nil {
+		return err
+	}
+
+	if cfg.MetricsAddr != "" {
+		srv, err := serveMetrics(cfg.MetricsAddr, reg, poller, sink, logger)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+	if demo != nil {
+		demo.startPrinter(ctx, stdout)
+	}
+
+	logger.Info("producer started", "company", cfg.Company, "mode", mode(cfg), "topic", cfg.Topic,
+		"framing", encoder.ContentType(), "state", cfg.State, "once", cfg.Once)
+	var runErr error
+	if cfg.Once {
+		var stats pipeline.RoundStats
+		stats, runErr = poller.RunOnce(ctx)
+		bar.finish()
+		if demo != nil {
+			demo.waitPrinted(stats.Published, 30*time.Second)
+		}
+		if runErr == nil {
+			logger.Info("one round done", "published", stats.Published, "assets", stats.Assets)
+		}
+	} else {
+		runErr = poller.Run(ctx)
+	}
+	if demo != nil {
+		demo.stopPrinter()
+		demo.summary(stdout)
+	}
+	if runErr != nil && ctx.Err() != nil {
+		if !cfg.Once {
+			runErr = nil
+		} else {
+			runErr = errors.New("interrupted before the round completed; what was published is committed, run again to publish the rest")
+		}
+	}
+	if runErr == nil {
+		logger.Info("producer stopped")
+	}
+	return runErr
+}
+
+func mode(cfg *config) string {
+	if cfg.Discover {
+		return "discover"
+	}
+	return "assets"
+}
+
+func orForever(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}
+
+// newLogger returns a slog logger: text on a terminal, JSON otherwise.
+func newLogger(cfg *config, stderr io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToLower(cfg.LogLevel)))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.LogFormat
+	if format == "auto" {
+		format = "json"
+		if isTerminal(stderr) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(stderr, opts))
+}
+
+// openState opens the checkpoint file. An unreadable file stops the
+// producer unless -reset-state moves it aside.
+func openState(cfg *config, logger *slog.Logger) (*boltstore.Store, error) {
+	store, err := boltstore.Open(cfg.State)
+	if err == nil {
+		return store, nil
+	}
+	if !errors.Is(err, pipeline.ErrCorruptState) {
+		return nil, err
+	}
+	if !cfg.ResetState {
+		return nil, fmt.Errorf("%w; nothing was published. Restore the file from a backup, or start over with -reset-state "+
+			"(moves it aside and re-publishes every entry of the watched assets, with the same eventIds)", err)
+	}
+	aside := fmt.Sprintf("%s.corrupt-%s", cfg.State, time.Now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(cfg.State, aside); err != nil {
+		return nil, fmt.Errorf("-reset-state: move %s aside: %w", cfg.State, err)
+	}
+	logger.Warn("unreadable state moved aside; starting from scratch", "state", cfg.State, "moved_to", aside)
+	return boltstore.Open(cfg.State)
+}
+
+func newIPSClient(cfg *config, logger *slog.Logger, metrics *pipeline.Metrics) (*ips.Client, error) {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if cfg.IPSCAFile != "" || cfg.IPSInsecureSkipVerify {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.IPSCAFile != "" {
+			pool, err := loadCAs(cfg.IPSCAFile)
+			if err != nil {
+				return nil, &usageError{fmt.Errorf("-ips-ca-file: %w", err)}
+			}
+			tc.RootCAs = pool
+		}
+		if cfg.IPSInsecureSkipVerify {
+			logger.Warn("IPS TLS certificate verification is off (-ips-insecure-skip-verify): anyone on the path can read the credentials")
+			tc.InsecureSkipVerify = true
+		}
+		transport.TLSClientConfig = tc
+	}
+	client, err := ips.New(ips.Config{
+		URL:              cfg.IPSURL,
+		Region:           cfg.IPSRegion,
+		User:             cfg.IPSUser,
+		Password:         cfg.ipsPassword,
+		AccessToken:      cfg.ipsAccessToken,
+		APIVersion:       cfg.IPSAPIVersion,
+		Locale:           cfg.IPSLocale,
+		HTTPClient:       &http.Client{Timeout: cfg.IPSTimeout, Transport: transport},
+		MaxResponseBytes: cfg.IPSMaxResponseBytes,
+		Observer: func(op string, d time.Duration, err error) {
+			metrics.ObserveIPSCall(op, ipsOutcome(err), d)
+		},
+	})
+	if err != nil {
+		return nil, &usageError{fmt.Errorf("IPS client: %w", err)}
+	}
+	return client, nil
+}
+
+func ipsOutcome(err error) string {
+	var fault *ips.Fault
+	var transport *ips.TransportError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &fault):
+		return "fault"
+	case errors.As(err, &transport):
+		return "transport"
+	}
+	return "error"
+}
+
+func loadCAs(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+func newEncoder(ctx context.Context, cfg *config, logger *slog.Logger) (pipeline.Encoder, error) {
+	var enc *avro.Encoder
+	var err error
+	if cfg.SchemaRegistry == "" {
+		enc, err = avro.NewSingleObjectEncoder()
+	} else {
+		strategy, perr := avro.ParseSubjectStrategy(cfg.SubjectStrategy)
+		if perr != nil {
+			return nil, &usageError{fmt.Errorf("-subject-strategy: %w", perr)}
+		}
+		enc, err = avro.NewConfluentEncoder(ctx, avro.RegistryConfig{
+			URL: cfg.SchemaRegistry, Username: cfg.SchemaRegistryUser, Password: cfg.registryPassword,
+			SubjectStrategy: strategy, Topic: cfg.Topic,
+		})
+		if err == nil {
+			logger.Info("schema registered", "subject", enc.Subject(), "schema_id", enc.SchemaID())
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("Avro encoder: %w", err)
+	}
+	return pipeline.WithUserEmail(enc, cfg.UserEmail, cfg.userEmailKey)
+}
+
+func newSink(ctx context.Context, cfg *config) (*kafka.Sink, error) {
+	kc := kafka.Config{
+		Brokers:     splitList(cfg.Brokers),
+		Topic:       cfg.Topic,
+		Compression: cfg.Compression,
+		CreateTopic: cfg.CreateTopic,
+	}
+	if cfg.KafkaTLS {
+		kc.TLS = kafka.TLSConfig{Enabled: true, CAFile: cfg.KafkaCAFile, InsecureSkipVerify: cfg.KafkaInsecureSkip}
+	}
+	if cfg.KafkaSASLMechanism != "" {
+		kc.SASL = kafka.SASLConfig{Mechanism: cfg.KafkaSASLMechanism, Username: cfg.KafkaSASLUser, Password: cfg.saslPassword}
+	}
+	sink, err := kafka.NewSink(ctx, kc)
+	if err != nil {
+		return nil, fmt.Errorf("Kafka: %w", err)
+	}
+	return sink, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
