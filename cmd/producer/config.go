@@ -48,6 +48,7 @@ type config struct {
 	Discover        bool
 	Since           time.Duration
 	DiscoverOverlap time.Duration
+	DiscoverRows    int
 
 	Brokers               string
 	Topic                 string
@@ -115,6 +116,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.Discover, "discover", false, "discovery mode: poll only the assets that the company's recent jobs touched (no asset list)")
 	fs.DurationVar(&c.Since, "since", 24*time.Hour, "discovery mode: how far back the first round looks")
 	fs.DurationVar(&c.DiscoverOverlap, "discover-overlap", 15*time.Minute, "discovery mode: how far before the cursor each round looks again for late jobs")
+	fs.IntVar(&c.DiscoverRows, "discover-rows", 500, "discovery mode: getJobLogs numRows; a window returning this many jobs is split and asked again")
 
 	fs.StringVar(&c.Brokers, "brokers", "localhost:9092", "comma-separated Kafka bootstrap brokers")
 	fs.StringVar(&c.Topic, "topic", "ips.asset-job-logs", "Kafka topic")
@@ -321,6 +323,10 @@ func (c *config) Validate() error {
 		return fmt.Errorf("-request-rate: must not be negative, got %g", c.RequestRate)
 	case c.PollInterval <= 0:
 		return fmt.Errorf("-poll-interval: must be positive, got %s", c.PollInterval)
+	case c.DiscoverRows < 1:
+		return fmt.Errorf("-discover-rows: must be at least 1, got %d", c.DiscoverRows)
+	case c.Since <= 0:
+		return fmt.Errorf("-since: must be positive, got %s", c.Since)
 	case c.IPSMaxResponseBytes <= 0:
 		return fmt.Errorf("-ips-max-response-bytes: must be positive, got %d", c.IPSMaxResponseBytes)
 	case c.Demo:

@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if cfg.Discover {
 		pcfg.Discovery = &pipeline.DiscoveryConfig{
-			Jobs: client, Checkpoints: store, Since: cfg.Since, Overlap: cfg.DiscoverOverlap,
+			Jobs: client, Checkpoints: store, Since: cfg.Since, Overlap: cfg.DiscoverOverlap, NumRows: cfg.DiscoverRows,
 		}
 	} else {
 		if pcfg.Assets, err = cfg.assetList(); err != nil {
