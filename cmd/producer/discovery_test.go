@@ -4,8 +4,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/assetjoblog/assetjoblog/internal/ips/ipstest"
 	"github.com/assetjoblog/assetjoblog/pipeline"
