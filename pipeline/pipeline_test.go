@@ -311,3 +311,23 @@ func TestPollerErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestCheckpointStaysBoundedAsLogsGrow(t *testing.T) {
+	var cp pipeline.AssetCheckpoint
+	var log []pipeline.AssetJobLog
+	for round := 0; round < 500; round++ {
+		// Three entries a minute; the log only grows.
+		for k := 0; k < 3; k++ {
+			log = append(log, pipelinetest.Entry("a|1", t0.Add(time.Duration(round)*time.Minute+time.Duration(k)*time.Second), "e"))
+		}
+		pipeline.AssignEventIDs(log)
+		fresh := cp.Unpublished(log)
+		if len(fresh) != 3 {
+			t.Fatalf("round %d: %d unpublished entries, want the 3 new ones", round, len(fresh))
+		}
+		cp = cp.Advance(fresh, 10*time.Minute)
+	}
+	if got, limit := len(cp.Recent), 3*11; got > limit {
+		t.Fatalf("checkpoint holds %d ids after 1,500 entries, want at most %d (the late window's worth)", got, limit)
+	}
+}
