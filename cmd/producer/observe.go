@@ -94,7 +94,7 @@ func newProgress(w io.Writer, total int) *progress {
 		progressbar.OptionSetItsString("assets"),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 	)}
 }
 
