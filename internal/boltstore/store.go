@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"time"
@@ -28,6 +30,10 @@ var (
 // formatVersion is the first byte of every stored value.
 const formatVersion = 1
 
+// maxBatchDelay is how long a commit waits for others to share its
+// transaction.
+const maxBatchDelay = 2 * time.Millisecond
+
 // ErrLocked is returned by Open when another process holds the state file.
 var ErrLocked = errors.New("state file is in use by another process")
 
@@ -41,53 +47,102 @@ type Store struct {
 // consistency. A file that is not a valid store yields an error wrapping
 // pipeline.ErrCorruptState; it is never overwritten.
 func Open(path string) (*Store, error) {
-	db, err := openBolt(path)
-	if err != nil {
-		switch {
-		case errors.Is(err, bolterrors.ErrTimeout):
-			return nil, fmt.Errorf("open state %s: %w", path, ErrLocked)
-		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
-			errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrInvalidMapping):
-			return nil, fmt.Errorf("open state %s: %w: %w", path, pipeline.ErrCorruptState, err)
-		case errors.Is(err, os.ErrPermission), errors.Is(err, os.ErrNotExist):
-			return nil, fmt.Errorf("open state %s: %w", path, err)
+	// Verify an existing file through a read-only handle first: it loads
+	// no freelist, and closing it unmaps and unlocks the file whatever the
+	// check found, so a damaged file never stays locked by this process.
+	if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() && info.Size() > 0 {
+		ro, err := openBolt(path, true)
+		if err != nil {
+			return nil, openError(path, err)
 		}
-		// bbolt reports other damage (a truncated file, a bad page) as
-		// plain errors or panics on access; treat it as corruption.
-		return nil, fmt.Errorf("open state %s: %w: %w", path, pipeline.ErrCorruptState, err)
+		err = verify(ro, path, false)
+		ro.Close()
+		if err != nil {
+			return nil, err
+		}
 	}
-	s := &Store{db: db, path: path}
-	if err := s.check(); err != nil {
+	db, err := openBolt(path, false)
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	// Concurrent commits from the poller's workers still share one fsync,
+	// without each waiting bbolt's default 10ms for the batch to fill.
+	db.MaxBatchDelay = maxBatchDelay
+	if err := verify(db, path, true); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return s, nil
+	return &Store{db: db, path: path}, nil
+}
+
+// openError classifies an error of bolt.Open.
+func openError(path string, err error) error {
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("open state %s: %w", path, ErrLocked)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
+		errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrInvalidMapping):
+		return fmt.Errorf("open state %s: %w: %w", path, pipeline.ErrCorruptState, err)
+	}
+	// A file-system error (a read-only or missing directory, a path
+	// through a regular file, too many open files) says nothing about the
+	// data: it is not corruption, and -reset-state would not help.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("open state %s: %w", path, err)
+	}
+	// bbolt reports other damage (a truncated file, a bad page) as plain
+	// errors or panics on access; treat it as corruption.
+	return fmt.Errorf("open state %s: %w: %w", path, pipeline.ErrCorruptState, err)
 }
 
 // openBolt opens the file, turning bbolt's panics on some kinds of damage
 // (a zeroed freelist page, say) into an error.
-func openBolt(path string) (db *bolt.DB, err error) {
+func openBolt(path string, readOnly bool) (db *bolt.DB, err error) {
 	// A truncated file makes bbolt read past the end of its mapping: turn
 	// that fault into a panic recovered below instead of a crash.
+	var file *os.File
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
+			if file != nil {
+				file.Close()
+			}
 			db, err = nil, fmt.Errorf("%v", r)
 		}
 	}()
-	return bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:  time.Second,
+		ReadOnly: readOnly,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
+	})
 }
 
-// check runs bbolt's consistency check and decodes every value, so that a
-// damaged file stops the producer before it publishes anything.
-func (s *Store) check() (err error) {
+// verify runs bbolt's consistency check and decodes every value, so that a
+// damaged file stops the producer before it publishes anything. With
+// create, it also creates the buckets of a new file.
+func verify(db *bolt.DB, path string, create bool) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("check state %s: %w: %v", s.path, pipeline.ErrCorruptState, r)
+			err = fmt.Errorf("check state %s: %w: %v", path, pipeline.ErrCorruptState, r)
 		}
 	}()
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	fn := func(tx *bolt.Tx) error {
+		// A file shorter than its own high-water mark was truncated; bbolt
+		// would fault reading past its end (in a goroutine of its own
+		// during Check, where the fault cannot be recovered).
+		info, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		if info.Size() < tx.Size() {
+			return fmt.Errorf("%w: file is %d bytes, its pages need %d: truncated", pipeline.ErrCorruptState, info.Size(), tx.Size())
+		}
 		var first error
 		for e := range tx.Check() {
 			if first == nil {
@@ -98,16 +153,21 @@ func (s *Store) check() (err error) {
 			return fmt.Errorf("%w: %w", pipeline.ErrCorruptState, first)
 		}
 		for _, name := range [][]byte{bucketAssets, bucketDiscovery} {
-			b, err := tx.CreateBucketIfNotExists(name)
-			if err != nil {
-				return err
+			b := tx.Bucket(name)
+			if b == nil && create {
+				if b, err = tx.CreateBucket(name); err != nil {
+					return err
+				}
+			}
+			if b == nil {
+				continue
 			}
 			if err := b.ForEach(func(k, v []byte) error {
 				var err error
 				if bytes.Equal(name, bucketAssets) {
-					_, err = decodeAsset(v)
+					_, err = decodeAsset(k, v)
 				} else {
-					_, err = decodeDiscovery(v)
+					_, err = decodeDiscovery(k, v)
 				}
 				if err != nil {
 					return fmt.Errorf("%w: key %q: %w", pipeline.ErrCorruptState, k, err)
@@ -118,9 +178,14 @@ func (s *Store) check() (err error) {
 			}
 		}
 		return nil
-	})
+	}
+	if create {
+		err = db.Update(fn)
+	} else {
+		err = db.View(fn)
+	}
 	if err != nil {
-		return fmt.Errorf("check state %s: %w", s.path, err)
+		return fmt.Errorf("check state %s: %w", path, err)
 	}
 	return nil
 }
@@ -141,12 +206,13 @@ func assetKey(k pipeline.AssetKey) []byte {
 func (s *Store) LoadAsset(k pipeline.AssetKey) (pipeline.AssetCheckpoint, error) {
 	var cp pipeline.AssetCheckpoint
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketAssets).Get(assetKey(k))
+		key := assetKey(k)
+		v := tx.Bucket(bucketAssets).Get(key)
 		if v == nil {
 			return nil
 		}
 		var err error
-		cp, err = decodeAsset(v)
+		cp, err = decodeAsset(key, v)
 		return err
 	})
 	if err != nil {
@@ -157,9 +223,10 @@ func (s *Store) LoadAsset(k pipeline.AssetKey) (pipeline.AssetCheckpoint, error)
 
 // CommitAsset durably replaces the checkpoint of an asset.
 func (s *Store) CommitAsset(k pipeline.AssetKey, cp pipeline.AssetCheckpoint) error {
-	v := encodeAsset(cp)
+	key := assetKey(k)
+	v := encodeAsset(key, cp)
 	err := s.db.Batch(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAssets).Put(assetKey(k), v)
+		return tx.Bucket(bucketAssets).Put(key, v)
 	})
 	if err != nil {
 		return fmt.Errorf("commit checkpoint of asset %q to %s: %w", k.AssetHandle, s.path, err)
@@ -176,7 +243,7 @@ func (s *Store) LoadDiscovery(company string) (pipeline.DiscoveryCheckpoint, err
 			return nil
 		}
 		var err error
-		cp, err = decodeDiscovery(v)
+		cp, err = decodeDiscovery([]byte(company), v)
 		return err
 	})
 	if err != nil {
@@ -187,7 +254,7 @@ func (s *Store) LoadDiscovery(company string) (pipeline.DiscoveryCheckpoint, err
 
 // CommitDiscovery durably replaces the discovery cursor of a company.
 func (s *Store) CommitDiscovery(company string, cp pipeline.DiscoveryCheckpoint) error {
-	v := encodeDiscovery(cp)
+	v := encodeDiscovery([]byte(company), cp)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDiscovery).Put([]byte(company), v)
 	})
@@ -200,8 +267,8 @@ func (s *Store) CommitDiscovery(company string, cp pipeline.DiscoveryCheckpoint)
 // Stats reports how many assets and remembered event ids the store holds.
 func (s *Store) Stats() (assets, ids int, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAssets).ForEach(func(_, v []byte) error {
-			cp, err := decodeAsset(v)
+		return tx.Bucket(bucketAssets).ForEach(func(k, v []byte) error {
+			cp, err := decodeAsset(k, v)
 			if err != nil {
 				return err
 			}
@@ -213,11 +280,36 @@ func (s *Store) Stats() (assets, ids int, err error) {
 	return assets, ids, err
 }
 
-// Value layout (all integers varint/uvarint):
+// Value layout (all integers varint/uvarint), followed by a 4-byte
+// little-endian CRC-32C of the bucket key and everything before it, so that
+// a flipped bit in a page bbolt does not checksum is caught instead of
+// moving a watermark:
 //
-//	asset:     version, hasWatermark, watermarkMillis, n, n × (len, id, logDateMillis)
-//	discovery: version, hasCursor, cursorMillis, n, n × (len, jobHandle, startMillis)
-func encodeTimeSet(t time.Time, set map[string]int64) []byte {
+//	asset:     version, hasWatermark, watermarkMillis, n, n × (len, id, logDateMillis), crc
+//	discovery: version, hasCursor, cursorMillis, n, n × (len, jobHandle, startMillis), crc
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func checksum(key, payload []byte) uint32 {
+	return crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, payload)
+}
+
+func encodeTimeSet(key []byte, t time.Time, set map[string]int64) []byte {
+	b := encodePayload(t, set)
+	return binary.LittleEndian.AppendUint32(b, checksum(key, b))
+}
+
+func decodeTimeSet(key, v []byte) (time.Time, map[string]int64, error) {
+	if len(v) < 4 {
+		return time.Time{}, nil, errors.New("value too short")
+	}
+	payload, sum := v[:len(v)-4], binary.LittleEndian.Uint32(v[len(v)-4:])
+	if checksum(key, payload) != sum {
+		return time.Time{}, nil, errors.New("checksum mismatch")
+	}
+	return decodePayload(payload)
+}
+
+func encodePayload(t time.Time, set map[string]int64) []byte {
 	b := []byte{formatVersion}
 	if t.IsZero() {
 		b = append(b, 0)
@@ -235,7 +327,7 @@ func encodeTimeSet(t time.Time, set map[string]int64) []byte {
 	return b
 }
 
-func decodeTimeSet(v []byte) (time.Time, map[string]int64, error) {
+func decodePayload(v []byte) (time.Time, map[string]int64, error) {
 	if len(v) < 2 {
 		return time.Time{}, nil, errors.New("value too short")
 	}
@@ -283,16 +375,20 @@ func decodeTimeSet(v []byte) (time.Time, map[string]int64, error) {
 	return t, set, nil
 }
 
-func encodeAsset(cp pipeline.AssetCheckpoint) []byte { return encodeTimeSet(cp.Watermark, cp.Recent) }
+func encodeAsset(key []byte, cp pipeline.AssetCheckpoint) []byte {
+	return encodeTimeSet(key, cp.Watermark, cp.Recent)
+}
 
-func decodeAsset(v []byte) (pipeline.AssetCheckpoint, error) {
-	t, set, err := decodeTimeSet(v)
+func decodeAsset(key, v []byte) (pipeline.AssetCheckpoint, error) {
+	t, set, err := decodeTimeSet(key, v)
 	return pipeline.AssetCheckpoint{Watermark: t, Recent: set}, err
 }
 
-func encodeDiscovery(cp pipeline.DiscoveryCheckpoint) []byte { return encodeTimeSet(cp.Cursor, cp.Done) }
+func encodeDiscovery(key []byte, cp pipeline.DiscoveryCheckpoint) []byte {
+	return encodeTimeSet(key, cp.Cursor, cp.Done)
+}
 
-func decodeDiscovery(v []byte) (pipeline.DiscoveryCheckpoint, error) {
-	t, set, err := decodeTimeSet(v)
+func decodeDiscovery(key, v []byte) (pipeline.DiscoveryCheckpoint, error) {
+	t, set, err := decodeTimeSet(key, v)
 	return pipeline.DiscoveryCheckpoint{Cursor: t, Done: set}, err
 }
