@@ -363,7 +363,7 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 	res.published = len(records)
 	p.cfg.Metrics.publishedEntries(len(records))
 	if err := p.cfg.Checkpoints.CommitAsset(key, cp.Advance(fresh, p.cfg.LateWindow)); err != nil {
-		return res, fmt.Errorf("commit checkpoint of asset %q after publishing %d entries: %w", asset, len(records), err)
+		return res, fmt.Errorf("after publishing %d entries: %w", len(records), err)
 	}
 	p.cfg.Metrics.committed(p.cfg.Now())
 	p.progress(len(records))

@@ -89,6 +89,10 @@ func (p RetryPolicy) Do(ctx context.Context, op func(context.Context) error) err
 				wait = min(d, maxRetryAfter)
 			}
 		}
+		if p.MaxElapsed >= 0 && b.GetElapsedTime()+wait > p.MaxElapsed {
+			return fmt.Errorf("%w after %s (the next wait, %s, would pass the %s ceiling): %w", ErrRetriesExhausted,
+				b.GetElapsedTime().Round(time.Millisecond), wait.Round(time.Millisecond), p.MaxElapsed, err)
+		}
 		if p.OnRetry != nil {
 			p.OnRetry(err, wait)
 		}

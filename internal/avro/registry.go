@@ -3,6 +3,7 @@ package avro
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -243,6 +244,10 @@ type RegistryError struct {
 	Code int
 	// Err is the underlying error.
 	Err error
+
+	// secrets are replaced in Error's text: a registry or a proxy may echo
+	// the request, credentials included, into its error body.
+	secrets []string
 }
 
 func (e *RegistryError) Error() string {
@@ -271,7 +276,11 @@ func (e *RegistryError) Error() string {
 	} else {
 		b.WriteString(e.Err.Error())
 	}
-	return b.String()
+	msg := b.String()
+	for _, secret := range e.secrets {
+		msg = strings.ReplaceAll(msg, secret, "[REDACTED]")
+	}
+	return msg
 }
 
 // Unwrap returns the underlying error.
@@ -323,8 +332,8 @@ func retryableStatus(code int) bool {
 	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
 }
 
-func newRegistryError(op, baseURL, subject string, err error) *RegistryError {
-	e := &RegistryError{Op: op, URL: baseURL, Subject: subject, Err: err}
+func newRegistryError(op, baseURL, subject string, err error, secrets []string) *RegistryError {
+	e := &RegistryError{Op: op, URL: baseURL, Subject: subject, Err: err, secrets: secrets}
 	var re *sr.ResponseError
 	if errors.As(err, &re) {
 		e.StatusCode = re.StatusCode
@@ -377,6 +386,11 @@ func NewConfluentEncoder(ctx context.Context, cfg RegistryConfig) (*Encoder, err
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxElapsed)
 	defer cancel()
 
+	var secrets []string
+	if cfg.Password != "" {
+		basic := base64.StdEncoding.EncodeToString([]byte(cfg.Username + ":" + cfg.Password))
+		secrets = []string{basic, cfg.Password}
+	}
 	attempts := 0
 	start := time.Now()
 	register := func() (int, error) {
@@ -385,13 +399,13 @@ func NewConfluentEncoder(ctx context.Context, cfg RegistryConfig) (*Encoder, err
 		if err == nil {
 			return id, nil
 		}
-		rerr := newRegistryError("register schema", baseURL, subject, err)
+		rerr := newRegistryError("register schema", baseURL, subject, err, secrets)
 		if rerr.StatusCode == http.StatusForbidden || rerr.Code == sr.ErrOperationNotPermitted.Code {
 			ss, lerr := cl.LookupSchema(ctx, subject, schema)
 			if lerr == nil {
 				return ss.ID, nil
 			}
-			lookup := newRegistryError("look up schema", baseURL, subject, lerr)
+			lookup := newRegistryError("look up schema", baseURL, subject, lerr, secrets)
 			if IsRetryable(lookup) {
 				return 0, lookup
 			}

@@ -2,6 +2,8 @@ package ips
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -174,7 +176,7 @@ func (e *TransportError) Unwrap() error { return e.Err }
 // read failures, 408, 429 and 5xx are.
 func (e *TransportError) Retryable() bool {
 	if e.Err != nil {
-		return true
+		return !certificateError(e.Err)
 	}
 	switch {
 	case e.StatusCode == http.StatusRequestTimeout, e.StatusCode == http.StatusTooManyRequests:
@@ -183,6 +185,19 @@ func (e *TransportError) Retryable() bool {
 		return true
 	}
 	return false
+}
+
+// certificateError reports whether err is a TLS certificate verification
+// failure, which a new connection would meet again.
+func certificateError(err error) bool {
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		hostname         x509.HostnameError
+		invalid          x509.CertificateInvalidError
+		verify           *tls.CertificateVerificationError
+	)
+	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &verify)
 }
 
 // IsRetryable reports whether err, returned by a Client, may not recur on a
@@ -194,8 +209,8 @@ func (e *TransportError) Retryable() bool {
 //     fault, and the generic IPS api fault 30000 are retryable;
 //   - authentication and authorization faults, api faults 30001-30003 and
 //     unknown faults, ErrResponseTooLarge, malformed XML that was received
-//     in full, other HTTP 4xx, and the cancellation or deadline of the
-//     caller's context are not.
+//     in full, other HTTP 4xx, TLS certificate verification failures, and
+//     the cancellation or deadline of the caller's context are not.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false

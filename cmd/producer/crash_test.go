@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/assetjoblog/assetjoblog/internal/boltstore"
+	"github.com/assetjoblog/assetjoblog/internal/ips/ipstest"
+	"github.com/assetjoblog/assetjoblog/internal/kafka/kafkatest"
+)
+
+// buildProducer builds the producer binary into t.TempDir (the build cache
+// makes the second build of a test run a link only).
+func buildProducer(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "producer")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		t.Fatalf("%s=%q: want a non-negative integer", name, v)
+	}
+	return n
+}
+
+// TestCrashLoop kills a -once backfill with SIGKILL at random moments,
+// restarting it on the same state each time, then lets it finish: every
+// entry is in the topic, duplicates carry the same eventId as the original
+// (an entry is re-published only when the kill fell between its publish
+// and its commit), the state file opens cleanly and one more run publishes
+// nothing.
+//
+// CRASHLOOP_KILLS (default 5), CRASHLOOP_ASSETS (default 1500) and
+// CRASHLOOP_SEED set the size and the random moments; CRASHLOOP_BROKERS
+// runs against external plaintext brokers (a fresh topic is created) instead
+// of an embedded one. scripts/crashloop.sh runs the long form.
+func TestCrashLoop(t *testing.T) {
+	kills := envInt(t, "CRASHLOOP_KILLS", 5)
+	assets := envInt(t, "CRASHLOOP_ASSETS", 1500)
+	seed := uint64(envInt(t, "CRASHLOOP_SEED", int(time.Now().UnixNano()%1e9)))
+	t.Logf("crash loop: %d kills, %d assets, seed %d (CRASHLOOP_SEED reproduces the moments)", kills, assets, seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	bin := buildProducer(t)
+
+	sim := ipstest.NewServer(ipstest.WithCredentials(testUser, testPassword), ipstest.WithCatalog(assets, 3))
+	t.Cleanup(sim.Close)
+	s := &stack{sim: sim, state: filepath.Join(t.TempDir(), "state.db")}
+	topic := testTopic
+	var extra []string
+	if b := os.Getenv("CRASHLOOP_BROKERS"); b != "" {
+		s.brokers = strings.Split(b, ",")
+		topic = fmt.Sprintf("crashloop-%d", time.Now().UnixNano())
+		extra = []string{"-create-topic"}
+	} else {
+		s.brokers, s.cluster = kafkatest.NewCluster(t, testTopic, 3)
+	}
+	args := append(childArgs(t, s, extra...), "-topic", topic, "-concurrency", "8")
+
+	start := func() (*exec.Cmd, chan error, *syncBuffer) {
+		cmd := childCommand(context.Background(), bin, args...)
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		return cmd, exited, &stderr
+	}
+
+	done := false
+	killed := 0
+	for run := 0; killed < kills; run++ {
+		if run > 4*kills+4 {
+			t.Fatalf("only %d kills landed during the backfill in %d runs", killed, run)
+		}
+		cmd, exited, stderr := start()
+		if run == 0 {
+			// The password is never on the command line (visible in ps).
+			if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid)); err == nil &&
+				strings.Contains(string(cmdline), testPassword) {
+				t.Error("the IPS password is visible in the process's command line")
+			}
+		}
+		wait := time.Duration(100+rng.IntN(700)) * time.Millisecond
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("run %d exited by itself: %v\n%s", run, err, tail(stderr.String(), 10))
+			}
+			done = true
+		case <-time.After(wait):
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			err := <-exited
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() {
+				killed++
+			} else if err != nil {
+				t.Fatalf("run %d: %v\n%s", run, err, tail(stderr.String(), 10))
+			} else {
+				done = true
+			}
+		}
+		if done {
+			break
+		}
+	}
+	if killed < kills {
+		t.Fatalf("the backfill finished after %d of %d kills: raise CRASHLOOP_ASSETS", killed, kills)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	out, err := childCommand(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("final run: %v\n%s", err, tail(string(out), 10))
+	}
+
+	want := s.expected(t)
+	got := readTopic(t, s.brokers, topic, len(want))
+	dups := checkNoneLost(t, got, want)
+	t.Logf("crash loop: %d SIGKILLs; %d records for %d entries; %d duplicates, all with the eventId of an earlier record",
+		killed, len(got), len(want), dups)
+
+	st, err := boltstore.Open(s.state)
+	if err != nil {
+		t.Fatalf("state after the crash loop: %v", err)
+	}
+	committed, _, err := st.Stats()
+	st.Close()
+	if err != nil || committed != assets {
+		t.Errorf("state holds %d assets (%v), want %d", committed, err, assets)
+	}
+	if out, err := childCommand(ctx, bin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("run after the loop: %v\n%s", err, tail(string(out), 10))
+	}
+	msgs, err := kafkatest.Read(ctx, s.brokers, topic, len(got))
+	if err != nil || len(msgs) != len(got) {
+		t.Errorf("records after one more run: got %d (%v), want %d (nothing new)", len(msgs), err, len(got))
+	}
+}
