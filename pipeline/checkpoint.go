@@ -43,6 +43,24 @@ type AssetCheckpoints interface {
 // over and re-publish the whole history.
 var ErrCorruptState = errors.New("checkpoint state is corrupt")
 
+// AfterWatermark returns the entries of log dated after the watermark (all
+// of them when there is none), in the order given. Entries at or before it
+// count as published whatever their id, so ids need only be computed for
+// these; an id's ordinal is unaffected, since entries with identical
+// tuples share their logDate.
+func (cp AssetCheckpoint) AfterWatermark(log []AssetJobLog) []AssetJobLog {
+	if cp.Watermark.IsZero() {
+		return log
+	}
+	var out []AssetJobLog
+	for i := range log {
+		if log[i].LogDate.After(cp.Watermark) {
+			out = append(out, log[i])
+		}
+	}
+	return out
+}
+
 // Unpublished returns the entries of log that cp does not count as
 // published, sorted by LogDate (stable, so entries with equal dates keep
 // IPS's order). The entries must carry their EventIDs.

@@ -20,36 +20,38 @@ import (
 // not part of the recipe. logMessage is localised by IPS, so the locale the
 // producer asks for must not change over the life of a topic.
 func AssignEventIDs(entries []AssetJobLog) {
-	var seen map[string]int
+	var seen map[[16]byte]int
+	var buf []byte
 	for i := range entries {
-		id := eventID(&entries[i], 0)
+		var id [16]byte
+		buf, id = eventID(buf[:0], &entries[i], 0)
 		if seen == nil {
-			seen = make(map[string]int, len(entries))
+			seen = make(map[[16]byte]int, len(entries))
 		}
 		n := seen[id]
 		seen[id] = n + 1
 		if n > 0 {
-			id = eventID(&entries[i], n)
+			buf, id = eventID(buf[:0], &entries[i], n)
 		}
-		entries[i].EventID = id
+		entries[i].EventID = hex.EncodeToString(id[:])
 	}
 }
 
-func eventID(e *AssetJobLog, ordinal int) string {
-	h := sha256.New()
-	var scratch [4]byte
+// eventID hashes the recipe's fields, building them in buf (returned for
+// reuse), and returns the first 16 bytes of the digest.
+func eventID(buf []byte, e *AssetJobLog, ordinal int) ([]byte, [16]byte) {
 	field := func(s string) {
-		binary.BigEndian.PutUint32(scratch[:], uint32(len(s)))
-		h.Write(scratch[:])
-		h.Write([]byte(s))
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(s)))
+		buf = append(buf, s...)
 	}
 	field(e.CompanyHandle)
 	field(e.AssetHandle)
 	field(e.JobHandle)
 	field(e.LogType)
-	field(strconv.FormatInt(e.LogDate.UnixMilli(), 10))
+	var num [20]byte
+	field(string(strconv.AppendInt(num[:0], e.LogDate.UnixMilli(), 10)))
 	field(e.LogMessage)
-	field(strconv.Itoa(ordinal))
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	field(string(strconv.AppendInt(num[:0], int64(ordinal), 10)))
+	sum := sha256.Sum256(buf)
+	return buf, [16]byte(sum[:16])
 }

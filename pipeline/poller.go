@@ -36,7 +36,8 @@ type Config struct {
 	Sink        Sink             // Required.
 	Checkpoints AssetCheckpoints // Required.
 
-	// Concurrency is how many assets are worked on at once. Default 8.
+	// Concurrency is how many IPS fetches are in flight at once; as many
+	// assets again may be publishing and committing meanwhile. Default 8.
 	Concurrency int
 	// RequestRate caps IPS calls per second across all workers. Default 0: no cap.
 	RequestRate float64
@@ -144,7 +145,9 @@ func (c *Config) Validate() error {
 type Poller struct {
 	cfg     Config
 	limiter *rate.Limiter
-	ready   atomic.Bool
+	// fetching holds a token per IPS fetch in flight (Concurrency of them).
+	fetching chan struct{}
+	ready    atomic.Bool
 }
 
 // NewPoller validates cfg, applies its defaults and returns a Poller.
@@ -153,7 +156,7 @@ func NewPoller(cfg Config) (*Poller, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	p := &Poller{cfg: cfg}
+	p := &Poller{cfg: cfg, fetching: make(chan struct{}, cfg.Concurrency)}
 	if cfg.RequestRate > 0 {
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RequestRate), 1)
 	}
@@ -259,7 +262,10 @@ func (p *Poller) assetsRound(ctx context.Context, assets []string) (RoundStats, 
 	work, cancel := p.workContext(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(work)
-	g.SetLimit(p.cfg.Concurrency)
+	// Concurrency bounds the fetches from IPS; as many assets again may be
+	// publishing and committing meanwhile, so that the broker's and the
+	// disk's latency overlap the next fetches instead of adding to them.
+	g.SetLimit(2 * p.cfg.Concurrency)
 	var mu sync.Mutex
 	var failed []error
 	for _, asset := range assets {
@@ -306,26 +312,18 @@ type assetResult struct {
 // processAsset fetches, deduplicates, publishes and commits one asset.
 func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResult, err error) {
 	key := AssetKey{CompanyHandle: p.cfg.CompanyHandle, AssetHandle: asset}
-	var log []AssetJobLog
-	err = p.retrySource().Do(ctx, func(ctx context.Context) error {
-		if err := p.wait(ctx); err != nil {
-			return err
-		}
-		res.calls++
-		var err error
-		log, err = p.cfg.Source.AssetJobLogs(ctx, key.CompanyHandle, key.AssetHandle)
-		return err
-	})
+	log, err := p.fetch(ctx, key, &res)
 	if err != nil {
 		res.transient = !p.fatal(err)
 		return res, fmt.Errorf("fetch job log of asset %q: %w", asset, err)
 	}
-	AssignEventIDs(log)
 	cp, err := p.cfg.Checkpoints.LoadAsset(key)
 	if err != nil {
 		return res, fmt.Errorf("load checkpoint of asset %q: %w", asset, err)
 	}
-	fresh := cp.Unpublished(log)
+	recent := cp.AfterWatermark(log)
+	AssignEventIDs(recent)
+	fresh := cp.Unpublished(recent)
 	if len(fresh) == 0 {
 		p.progress(0)
 		return res, nil
@@ -368,6 +366,28 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 	p.cfg.Metrics.committed(p.cfg.Now())
 	p.progress(len(records))
 	return res, nil
+}
+
+// fetch reads the asset's whole log, holding one of the Concurrency fetch
+// slots (retries and their waits included).
+func (p *Poller) fetch(ctx context.Context, key AssetKey, res *assetResult) ([]AssetJobLog, error) {
+	select {
+	case p.fetching <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-p.fetching }()
+	var log []AssetJobLog
+	err := p.retrySource().Do(ctx, func(ctx context.Context) error {
+		if err := p.wait(ctx); err != nil {
+			return err
+		}
+		res.calls++
+		var err error
+		log, err = p.cfg.Source.AssetJobLogs(ctx, key.CompanyHandle, key.AssetHandle)
+		return err
+	})
+	return log, err
 }
 
 func (p *Poller) progress(n int) {

@@ -143,7 +143,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.Once, "once", false, "run one round, publish, commit and exit")
 	fs.BoolVar(&c.Demo, "demo", false, "run against an in-process IPS simulator and embedded Kafka broker and print the records")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "address serving /metrics, /healthz and /readyz, e.g. :9090 (empty: off)")
-	fs.IntVar(&c.Concurrency, "concurrency", 8, "assets worked on at once")
+	fs.IntVar(&c.Concurrency, "concurrency", 8, "IPS calls in flight at once (publishing and committing overlap the next fetches)")
 	fs.Float64Var(&c.RequestRate, "request-rate", 0, "ceiling on IPS calls per second (0: none)")
 	fs.DurationVar(&c.LateWindow, "late-window", time.Hour, "entries dated up to this long before an asset's newest published entry are still recognised as new")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long started assets may take to finish")
