@@ -35,7 +35,7 @@ echo "crashloop: $kills SIGKILLs during a -once backfill of $assets assets${CRAS
 status=0
 (
 	cd "$root"
-	CRASHLOOP_KILLS=$kills CRASHLOOP_ASSETS=$assets \
+	CRASHLOOP_KILLS=$kills CRASHLOOP_ASSETS=$assets CRASHLOOP_LATENCY_MS=${CRASHLOOP_LATENCY_MS:-40} \
 		go test -count=1 -timeout 30m -run '^TestCrashLoop$' -v ./cmd/producer/
 ) >"$log" 2>&1 || status=$?
 

@@ -57,13 +57,17 @@ func envInt(t *testing.T, name string, def int) int {
 // of an embedded one. scripts/crashloop.sh runs the long form.
 func TestCrashLoop(t *testing.T) {
 	kills := envInt(t, "CRASHLOOP_KILLS", 5)
-	assets := envInt(t, "CRASHLOOP_ASSETS", 1500)
+	assets := envInt(t, "CRASHLOOP_ASSETS", 3000)
+	// Each IPS call takes this long, so that the backfill lasts long enough
+	// for every kill (at most 0.8s apart) to land during it: 3,000 assets at
+	// 8 calls in flight take at least 7.5s.
+	latency := time.Duration(envInt(t, "CRASHLOOP_LATENCY_MS", 20)) * time.Millisecond
 	seed := uint64(envInt(t, "CRASHLOOP_SEED", int(time.Now().UnixNano()%1e9)))
-	t.Logf("crash loop: %d kills, %d assets, seed %d (CRASHLOOP_SEED reproduces the moments)", kills, assets, seed)
+	t.Logf("crash loop: %d kills, %d assets, %s per IPS call, seed %d (CRASHLOOP_SEED reproduces the moments)", kills, assets, latency, seed)
 	rng := rand.New(rand.NewPCG(seed, 7))
 	bin := buildProducer(t)
 
-	sim := ipstest.NewServer(ipstest.WithCredentials(testUser, testPassword), ipstest.WithCatalog(assets, 3))
+	sim := ipstest.NewServer(ipstest.WithCredentials(testUser, testPassword), ipstest.WithCatalog(assets, 3), ipstest.WithLatency(latency))
 	t.Cleanup(sim.Close)
 	s := &stack{sim: sim, state: filepath.Join(t.TempDir(), "state.db")}
 	topic := testTopic
