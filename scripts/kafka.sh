@@ -13,11 +13,14 @@
 #   scripts/kafka.sh kill9          SIGKILL the broker (crash test); data is kept
 #   scripts/kafka.sh restart        stop (or reap a killed broker) and start again on the same data
 #   scripts/kafka.sh clean          down, then delete the data directory
-#   scripts/kafka.sh env            print the export line for KAFKA_BROKERS
+#   scripts/kafka.sh env            print the export lines for the integration suite: KAFKA_BROKERS
+#                                   (plaintext), and KAFKA_SASL_SSL_BROKERS, KAFKA_CA_FILE, KAFKA_SASL_USER,
+#                                   KAFKA_SASL_PASSWORD_FILE (the TLS + SASL listener and its test credentials)
 #
 # Environment:
 #   CACHE_DIR      directory for caches (default .cache under the repository root)
-#   KAFKA_PORT     PLAINTEXT listener port (default 19092); the controller uses KAFKA_PORT+1
+#   KAFKA_PORT     PLAINTEXT listener port (default 19092); the controller uses KAFKA_PORT+1 and
+#                  the SASL_SSL listener KAFKA_PORT+2
 #   KAFKA_VERSION  org.apache.kafka version to fetch (default: the one in test/kafka/pom.xml)
 #   KAFKA_HEAP     JVM heap options (default "-Xms256m -Xmx1g")
 #   KAFKA_START_TIMEOUT  seconds to wait for the broker to answer (default 90)
@@ -28,8 +31,12 @@
 #   kafka-libs/            the broker's jars (skipped when present for the same version)
 #   kafka-data/logs/       the broker's log.dirs and KRaft metadata log
 #   kafka-data/server.properties, log4j2*.properties, kafka.pid, kafka.log
+#   kafka-data/tls/        the broker's self-signed certificate (broker.p12, ca.pem for clients) and
+#                          the test user's SASL password, made once with the JDK's keytool
 #
-# The broker accepts plaintext connections only and creates no topic by itself
+# The broker has two client listeners: PLAINTEXT on KAFKA_PORT, and SASL_SSL on
+# KAFKA_PORT+2 (TLS with the certificate above; SASL PLAIN, SCRAM-SHA-256 and
+# SCRAM-SHA-512 for the user "assetjoblog"). It creates no topic by itself
 # (auto.create.topics.enable=false): create them with `topic`.
 set -euo pipefail
 
@@ -42,7 +49,9 @@ esac
 
 port=${KAFKA_PORT:-19092}
 cport=$((port + 1))
+sport=$((port + 2))
 bootstrap=127.0.0.1:$port
+secure_bootstrap=127.0.0.1:$sport
 libs=$cache_dir/kafka-libs
 data=$cache_dir/kafka-data
 props=$data/server.properties
@@ -51,6 +60,8 @@ log4j_tools=$data/log4j2-tools.properties
 pidfile=$data/kafka.pid
 logfile=$data/kafka.log
 pom=$root/test/kafka/pom.xml
+tls=$data/tls
+sasl_user=assetjoblog
 heap=${KAFKA_HEAP:--Xms256m -Xmx1g}
 start_timeout=${KAFKA_START_TIMEOUT:-90}
 
@@ -133,18 +144,51 @@ run_class() {
 		-Dlog4j2.configurationFile="$log4j_tools" -cp "$(classpath)" "$@"
 }
 
+# make_tls creates, once, a self-signed certificate for 127.0.0.1 in a
+# PKCS12 keystore (the JDK's keytool), its PEM for clients, and the SASL
+# password of the test user: test credentials of this local broker.
+make_tls() {
+	[[ -f $tls/broker.p12 && -f $tls/ca.pem && -f $tls/sasl-password ]] && return 0
+	rm -rf "$tls"
+	mkdir -p "$tls"
+	chmod 700 "$tls"
+	head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$tls/storepass"
+	head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$tls/sasl-password"
+	local keytool pw
+	keytool=$(dirname "$(readlink -f "$(java_bin)")")/keytool
+	pw=$(cat "$tls/storepass")
+	"$keytool" -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 3650 -dname "CN=localhost" \
+		-ext "SAN=ip:127.0.0.1,dns:localhost" -keystore "$tls/broker.p12" -storetype PKCS12 \
+		-storepass "$pw" -keypass "$pw" >/dev/null 2>&1 || die "keytool could not create the broker certificate"
+	"$keytool" -exportcert -alias broker -rfc -keystore "$tls/broker.p12" -storepass "$pw" \
+		-file "$tls/ca.pem" >/dev/null 2>&1 || die "keytool could not export the broker certificate"
+	say "created a TLS certificate for 127.0.0.1 and SASL credentials in $tls"
+}
+
 write_config() {
 	mkdir -p "$data"
+	make_tls
+	local pw sasl_pw
+	pw=$(cat "$tls/storepass")
+	sasl_pw=$(cat "$tls/sasl-password")
 	cat >"$props.new" <<EOF
 # Single-node KRaft broker for the assetjoblog integration suite (scripts/kafka.sh).
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SASL_SSL://127.0.0.1:$sport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_SSL://127.0.0.1:$sport
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$sasl_user="$sasl_pw";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls/broker.p12
+ssl.keystore.password=$pw
+ssl.key.password=$pw
 log.dirs=$data/logs
 num.partitions=1
 default.replication.factor=1
@@ -205,7 +249,11 @@ format_storage() {
 	t0=$(now_ms)
 	id=$(run_class kafka.tools.StorageTool random-uuid | tail -n1)
 	[[ -n $id ]] || die "StorageTool random-uuid printed nothing"
-	run_class kafka.tools.StorageTool format --config "$props" --cluster-id "$id" --ignore-formatted >&2 ||
+	local sasl_pw
+	sasl_pw=$(cat "$tls/sasl-password")
+	run_class kafka.tools.StorageTool format --config "$props" --cluster-id "$id" --ignore-formatted \
+		--add-scram "SCRAM-SHA-256=[name=$sasl_user,password=$sasl_pw]" \
+		--add-scram "SCRAM-SHA-512=[name=$sasl_user,password=$sasl_pw]" >&2 ||
 		die "formatting $data/logs failed"
 	say "formatted storage (cluster id $id) in $(elapsed "$t0")"
 }
@@ -230,8 +278,8 @@ start_broker() {
 		say "already running (pid $pid) on $bootstrap"
 		return 0
 	fi
-	if port_open "$port" || port_open "$cport"; then
-		die "port $port or $cport on 127.0.0.1 is in use by another process; set KAFKA_PORT"
+	if port_open "$port" || port_open "$cport" || port_open "$sport"; then
+		die "port $port, $cport or $sport on 127.0.0.1 is in use by another process; set KAFKA_PORT"
 	fi
 	t0=$(now_ms)
 	: >"$logfile"
@@ -344,7 +392,10 @@ topic) cmd_topic "${@:2}" ;;
 kill9) cmd_kill9 ;;
 restart) cmd_restart ;;
 clean) cmd_clean ;;
-env) echo "export KAFKA_BROKERS=$bootstrap" ;;
+env)
+	echo "export KAFKA_BROKERS=$bootstrap"
+	echo "export KAFKA_SASL_SSL_BROKERS=$secure_bootstrap KAFKA_CA_FILE=$tls/ca.pem KAFKA_SASL_USER=$sasl_user KAFKA_SASL_PASSWORD_FILE=$tls/sasl-password"
+	;;
 fetch) check_java && fetch ;;
 *)
 	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
