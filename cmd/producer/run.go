@@ -297,7 +297,7 @@ func newEncoder(ctx context.Context, cfg *config, logger *slog.Logger) (pipeline
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("Avro encoder: %w", err)
+		return nil, err // says "avro:" and names the registry and subject
 	}
 	return pipeline.WithUserEmail(enc, cfg.UserEmail, cfg.userEmailKey)
 }
@@ -315,11 +315,8 @@ func newSink(ctx context.Context, cfg *config) (*kafka.Sink, error) {
 	if cfg.KafkaSASLMechanism != "" {
 		kc.SASL = kafka.SASLConfig{Mechanism: cfg.KafkaSASLMechanism, Username: cfg.KafkaSASLUser, Password: cfg.saslPassword}
 	}
-	sink, err := kafka.NewSink(ctx, kc)
-	if err != nil {
-		return nil, fmt.Errorf("Kafka: %w", err)
-	}
-	return sink, nil
+	// The sink's errors already say "kafka:" and name the brokers and topic.
+	return kafka.NewSink(ctx, kc)
 }
 
 func splitList(s string) []string {
