@@ -195,33 +195,7 @@ func TestIntegrationBrokerKilled(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("producer: %v", r)
 	}
-	seen := map[string]*pipeline.AssetJobLog{}
-	dups := 0
-	for _, e := range got {
-		w, ok := want[e.EventID]
-		if !ok {
-			t.Errorf("unexpected record %s", e.EventID)
-			continue
-		}
-		if first, ok := seen[e.EventID]; ok {
-			dups++
-			a, b := *first, *e
-			a.ObservedAt, b.ObservedAt = time.Time{}, time.Time{}
-			if fmt.Sprint(a) != fmt.Sprint(b) {
-				t.Errorf("duplicate of %s differs from the first copy:\n%+v\n%+v", e.EventID, a, b)
-			}
-			continue
-		}
-		seen[e.EventID] = e
-		if e.AssetHandle != w.AssetHandle || !e.LogDate.Equal(w.LogDate) {
-			t.Errorf("record %s does not match IPS", e.EventID)
-		}
-	}
-	for id := range want {
-		if seen[id] == nil {
-			t.Errorf("entry %s lost", id)
-		}
-	}
+	dups := checkNoneLost(t, got, want)
 	retried := strings.Count(r.stderr, `"target":"kafka"`)
 	t.Logf("integration: broker SIGKILLed and restarted under load: %d entries, %d records, %d duplicates (same eventId), %d Kafka retries",
 		len(want), len(got), dups, retried)

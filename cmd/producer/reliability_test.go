@@ -26,40 +26,6 @@ import (
 	"github.com/assetjoblog/assetjoblog/pipeline"
 )
 
-// checkNoneLost checks that got holds every expected entry at least once,
-// nothing else, and that every copy of an entry carries what IPS reported;
-// it returns how many records are duplicates (same eventId as an earlier
-// record).
-func checkNoneLost(t *testing.T, got []*pipeline.AssetJobLog, want map[string]pipeline.AssetJobLog) (duplicates int) {
-	t.Helper()
-	seen := map[string]int{}
-	for _, e := range got {
-		seen[e.EventID]++
-		w, ok := want[e.EventID]
-		if !ok {
-			t.Errorf("unexpected record %s (%s %s)", e.EventID, e.AssetHandle, e.LogDate)
-			continue
-		}
-		if e.AssetHandle != w.AssetHandle || e.JobHandle != w.JobHandle || !e.LogDate.Equal(w.LogDate) ||
-			e.LogMessage != w.LogMessage || e.LogType != w.LogType {
-			t.Errorf("record %s differs from IPS:\n got %+v\nwant %+v", e.EventID, *e, w)
-		}
-	}
-	missing := 0
-	for id := range want {
-		if seen[id] == 0 {
-			missing++
-			if missing <= 5 {
-				t.Errorf("entry %s (%s) was never published", id, want[id].AssetHandle)
-			}
-		}
-	}
-	if missing > 0 {
-		t.Errorf("%d of %d entries lost", missing, len(want))
-	}
-	return len(got) - len(seen)
-}
-
 // oneLine runs exitCode on err and returns the exit status and what it
 // printed.
 func oneLine(err error) (int, string) {
