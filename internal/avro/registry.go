@@ -245,9 +245,11 @@ type RegistryError struct {
 	// Err is the underlying error.
 	Err error
 
-	// secrets are replaced in Error's text: a registry or a proxy may echo
-	// the request, credentials included, into its error body.
-	secrets []string
+	// scrub removes the credentials from Error's text: a registry or a
+	// proxy may echo the request, credentials included, into its error
+	// body. A function, not the secrets, so that printing the struct with
+	// %+v shows none.
+	scrub func(string) string
 }
 
 func (e *RegistryError) Error() string {
@@ -276,11 +278,10 @@ func (e *RegistryError) Error() string {
 	} else {
 		b.WriteString(e.Err.Error())
 	}
-	msg := b.String()
-	for _, secret := range e.secrets {
-		msg = strings.ReplaceAll(msg, secret, "[REDACTED]")
+	if e.scrub != nil {
+		return e.scrub(b.String())
 	}
-	return msg
+	return b.String()
 }
 
 // Unwrap returns the underlying error.
@@ -332,8 +333,8 @@ func retryableStatus(code int) bool {
 	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
 }
 
-func newRegistryError(op, baseURL, subject string, err error, secrets []string) *RegistryError {
-	e := &RegistryError{Op: op, URL: baseURL, Subject: subject, Err: err, secrets: secrets}
+func newRegistryError(op, baseURL, subject string, err error, scrub func(string) string) *RegistryError {
+	e := &RegistryError{Op: op, URL: baseURL, Subject: subject, Err: err, scrub: scrub}
 	var re *sr.ResponseError
 	if errors.As(err, &re) {
 		e.StatusCode = re.StatusCode
@@ -386,10 +387,12 @@ func NewConfluentEncoder(ctx context.Context, cfg RegistryConfig) (*Encoder, err
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxElapsed)
 	defer cancel()
 
-	var secrets []string
+	var secrets func(string) string
 	if cfg.Password != "" {
-		basic := base64.StdEncoding.EncodeToString([]byte(cfg.Username + ":" + cfg.Password))
-		secrets = []string{basic, cfg.Password}
+		r := strings.NewReplacer(
+			base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Password)), "[REDACTED]",
+			cfg.Password, "[REDACTED]")
+		secrets = r.Replace
 	}
 	attempts := 0
 	start := time.Now()
