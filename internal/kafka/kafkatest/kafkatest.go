@@ -2,8 +2,12 @@ package kafkatest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sort"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,27 +81,30 @@ func Read(ctx context.Context, brokers []string, topic string, n int) ([]kafka.M
 	defer transport.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: transport}
 
-	partitions, err := partitionIDs(ctx, client, topic)
-	if err != nil {
-		return nil, err
-	}
-
-	// Wait for the high watermarks to account for n records.
+	// Wait for the high watermarks to account for n records. A topic just
+	// created, or a broker just restarted, answers for a moment that it has
+	// no leader: such answers are retried until ctx ends.
 	var bounds []partitionBounds
 	for {
-		bounds, err = offsets(ctx, client, topic, partitions)
-		if err != nil {
+		partitions, err := partitionIDs(ctx, client, topic)
+		if err == nil {
+			bounds, err = offsets(ctx, client, topic, partitions)
+		}
+		if err != nil && !transient(err) {
 			return nil, err
 		}
 		total := 0
 		for _, b := range bounds {
 			total += int(b.last - b.first)
 		}
-		if total >= n {
+		if err == nil && total >= n {
 			break
 		}
 		select {
 		case <-ctx.Done():
+			if err != nil {
+				return nil, fmt.Errorf("kafkatest: read topic %q: %w (%w)", topic, err, ctx.Err())
+			}
 			return nil, fmt.Errorf("kafkatest: read topic %q: %d records, want at least %d: %w", topic, total, n, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -115,6 +122,18 @@ func Read(ctx context.Context, brokers []string, topic string, n int) ([]kafka.M
 		all = append(all, msgs...)
 	}
 	return all, nil
+}
+
+// transient reports whether a metadata or offsets error may go away by
+// itself: a partition without a leader yet, a broker restarting.
+func transient(err error) bool {
+	var kerr kafka.Error
+	if errors.As(err, &kerr) {
+		return kerr.Temporary()
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
 type partitionBounds struct {
