@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -39,5 +40,9 @@ func exitCode(err error, stderr io.Writer) int {
 // usageError marks a configuration error found before any network call.
 type usageError struct{ err error }
 
-func (e *usageError) Error() string { return e.err.Error() }
+// Error returns the message on one line: a flag or value holding a line
+// break (from a script, say) shows it escaped.
+func (e *usageError) Error() string {
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(e.err.Error())
+}
 func (e *usageError) Unwrap() error { return e.err }
