@@ -12,7 +12,7 @@
 # and drives the producer as a child process.
 #
 # Usage:
-#   scripts/crashloop.sh [KILLS [ASSETS]]    defaults: 20 kills, 5000 assets (3 entries each)
+#   scripts/crashloop.sh [KILLS [ASSETS]]    defaults: 20 kills, 8000 assets (3 entries each), 20ms per IPS call
 #
 # Environment:
 #   CRASHLOOP_BROKERS  comma-separated plaintext brokers to use instead of an
@@ -23,7 +23,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kills=${1:-20}
-assets=${2:-5000}
+assets=${2:-8000}
 case $kills$assets in
 *[!0-9]*) echo "usage: $0 [KILLS [ASSETS]]" >&2; exit 2 ;;
 esac
@@ -35,7 +35,7 @@ echo "crashloop: $kills SIGKILLs during a -once backfill of $assets assets${CRAS
 status=0
 (
 	cd "$root"
-	CRASHLOOP_KILLS=$kills CRASHLOOP_ASSETS=$assets CRASHLOOP_LATENCY_MS=${CRASHLOOP_LATENCY_MS:-40} \
+	CRASHLOOP_KILLS=$kills CRASHLOOP_ASSETS=$assets CRASHLOOP_LATENCY_MS=${CRASHLOOP_LATENCY_MS:-20} \
 		go test -count=1 -timeout 30m -run '^TestCrashLoop$' -v ./cmd/producer/
 ) >"$log" 2>&1 || status=$?
 
