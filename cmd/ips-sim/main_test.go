@@ -11,22 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// referenceRequest is REFERENCE.md's example request with a password.
-const referenceRequest = `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">
- <soapenv:Header>
-  <authHeader xmlns="http://www.scene7.com/IpsApi/xsd">
-   <user>api@example.com</user><password>PASSWORD</password><locale>en-US</locale>
-   <appName>assetjoblog-producer</appName><appVersion>1.0</appVersion>
-  </authHeader>
- </soapenv:Header>
- <soapenv:Body>
-  <getAssetJobLogsParam xmlns="http://www.scene7.com/IpsApi/xsd/2014-04-03">
-   <companyHandle>c|6</companyHandle><assetHandle>a|732|1|535</assetHandle>
-  </getAssetJobLogsParam>
- </soapenv:Body>
-</soapenv:Envelope>`
+	"github.com/assetjoblog/assetjoblog/internal/ips/ipstest"
+)
 
 // syncBuffer is a stderr that the test may read while run writes.
 type syncBuffer struct {
@@ -58,7 +45,7 @@ type answer struct {
 
 func postReference(t *testing.T, url, password string) (int, answer) {
 	t.Helper()
-	body := strings.Replace(referenceRequest, "PASSWORD", password, 1)
+	body := ipstest.ReferenceRequest(password)
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

@@ -17,22 +17,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// referenceRequest is REFERENCE.md's example exchange, byte for byte, with
-// the password filled in.
-const referenceRequest = `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">
- <soapenv:Header>
-  <authHeader xmlns="http://www.scene7.com/IpsApi/xsd">
-   <user>api@example.com</user><password>PASSWORD</password><locale>en-US</locale>
-   <appName>assetjoblog-producer</appName><appVersion>1.0</appVersion>
-  </authHeader>
- </soapenv:Header>
- <soapenv:Body>
-  <getAssetJobLogsParam xmlns="http://www.scene7.com/IpsApi/xsd/2014-04-03">
-   <companyHandle>c|6</companyHandle><assetHandle>a|732|1|535</assetHandle>
-  </getAssetJobLogsParam>
- </soapenv:Body>
-</soapenv:Envelope>`
-
 // referenceFault is REFERENCE.md's fault answer without its indentation.
 const referenceFault = `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>` +
 	`<soapenv:Fault><faultcode>soapenv:Client</faultcode><faultstring>AuthenticationException</faultstring>` +
@@ -61,7 +45,7 @@ func TestReferenceExchange(t *testing.T) {
 	}
 
 	t.Run("right password gets the asset's whole log", func(t *testing.T) {
-		r := post(t, s.URL(), "getAssetJobLogs", strings.Replace(referenceRequest, "PASSWORD", passwd, 1))
+		r := post(t, s.URL(), "getAssetJobLogs", ipstest.ReferenceRequest(passwd))
 		if r.status != 200 {
 			t.Fatalf("status %d, want 200\n%s", r.status, r.body)
 		}
@@ -82,7 +66,7 @@ func TestReferenceExchange(t *testing.T) {
 	})
 
 	t.Run("wrong password gets 500 and authenticationFault 10001", func(t *testing.T) {
-		r := post(t, s.URL(), "getAssetJobLogs", strings.Replace(referenceRequest, "PASSWORD", "wrong", 1))
+		r := post(t, s.URL(), "getAssetJobLogs", ipstest.ReferenceRequest("wrong"))
 		if r.status != 500 {
 			t.Fatalf("status %d, want 500", r.status)
 		}
