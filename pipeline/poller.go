@@ -71,8 +71,9 @@ type Config struct {
 	Metrics *Metrics
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// OnAsset, when set, is called after each asset's work is committed,
-	// with the number of entries published (for progress display).
+	// OnAsset, when set, is called once each asset's work ends, with the
+	// number of entries published and committed (0 when it failed), for
+	// progress display.
 	OnAsset func(published int)
 }
 
@@ -275,6 +276,11 @@ func (p *Poller) assetsRound(ctx context.Context, assets []string) (RoundStats, 
 		stats.Assets++
 		g.Go(func() error {
 			res, err := p.processAsset(gctx, asset)
+			if err != nil {
+				p.progress(0)
+			} else {
+				p.progress(res.published)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			stats.AssetCalls += res.calls
@@ -325,7 +331,6 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 	AssignEventIDs(recent)
 	fresh := cp.Unpublished(recent)
 	if len(fresh) == 0 {
-		p.progress(0)
 		return res, nil
 	}
 	observed := p.cfg.Now().UTC().Truncate(time.Millisecond)
@@ -364,7 +369,6 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 		return res, fmt.Errorf("after publishing %d entries: %w", len(records), err)
 	}
 	p.cfg.Metrics.committed(p.cfg.Now())
-	p.progress(len(records))
 	return res, nil
 }
 
@@ -390,6 +394,7 @@ func (p *Poller) fetch(ctx context.Context, key AssetKey, res *assetResult) ([]A
 	return log, err
 }
 
+// progress reports the end of one asset's work to Config.OnAsset.
 func (p *Poller) progress(n int) {
 	if p.cfg.OnAsset != nil {
 		p.cfg.OnAsset(n)
