@@ -331,3 +331,85 @@ func TestCheckpointStaysBoundedAsLogsGrow(t *testing.T) {
 		t.Fatalf("checkpoint holds %d ids after 1,500 entries, want at most %d (the late window's worth)", got, limit)
 	}
 }
+
+// blockingSink publishes only when released, to hold assets in flight.
+type blockingSink struct {
+	pipelinetest.Sink
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingSink) Publish(ctx context.Context, records []pipeline.Record) error {
+	s.started <- struct{}{}
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Sink.Publish(ctx, records)
+}
+
+func TestShutdownLetsInFlightAssetsFinish(t *testing.T) {
+	src := &scripted{logs: map[string][]pipeline.AssetJobLog{}, fail: map[string][]error{}}
+	var assets []string
+	for i := 0; i < 20; i++ {
+		a := fmt.Sprintf("a|%d", i)
+		assets = append(assets, a)
+		src.add(a, "x", t0)
+	}
+	newP := func(sink pipeline.Sink, cps *pipelinetest.Checkpoints, timeout time.Duration) *pipeline.Poller {
+		p, err := pipeline.NewPoller(pipeline.Config{
+			CompanyHandle: "c|6", Assets: assets, Source: src, Encoder: pipelinetest.JSONEncoder{}, Sink: sink,
+			Checkpoints: cps, Concurrency: 1, ShutdownTimeout: timeout, SourceRetry: policy(), SinkRetry: policy(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	t.Run("within the timeout in-flight work is published and committed", func(t *testing.T) {
+		sink := &blockingSink{started: make(chan struct{}, 20), release: make(chan struct{})}
+		cps := pipelinetest.NewCheckpoints()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan pipeline.RoundStats)
+		go func() { st, _ := newP(sink, cps, time.Minute).RunOnce(ctx); done <- st }()
+		<-sink.started // one asset is publishing
+		cancel()
+		close(sink.release)
+		st := <-done
+		if st.Published < 1 || st.Published >= len(assets) {
+			t.Fatalf("published %d: want the in-flight assets only, not the whole round", st.Published)
+		}
+		committed := 0
+		for _, a := range assets {
+			cp, _ := cps.LoadAsset(pipeline.AssetKey{CompanyHandle: "c|6", AssetHandle: a})
+			if len(cp.Recent) > 0 || !cp.Watermark.IsZero() {
+				committed++
+			}
+		}
+		if committed != st.Published {
+			t.Fatalf("committed %d assets, published %d: every finished asset must be committed", committed, st.Published)
+		}
+	})
+
+	t.Run("past the timeout in-flight work is abandoned uncommitted", func(t *testing.T) {
+		sink := &blockingSink{started: make(chan struct{}, 20), release: make(chan struct{})}
+		cps := pipelinetest.NewCheckpoints()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { _, err := newP(sink, cps, 50*time.Millisecond).RunOnce(ctx); done <- err }()
+		<-sink.started
+		cancel()
+		if err := <-done; err == nil {
+			t.Fatal("RunOnce returned nil after abandoning work")
+		}
+		if got := len(sink.Records()); got != 0 {
+			t.Fatalf("%d records published, want none", got)
+		}
+		cp, _ := cps.LoadAsset(pipeline.AssetKey{CompanyHandle: "c|6", AssetHandle: "a|0"})
+		if len(cp.Recent) != 0 || !cp.Watermark.IsZero() {
+			t.Fatal("an abandoned asset was committed")
+		}
+	})
+}

@@ -288,13 +288,17 @@ func (p *Poller) assetsRound(ctx context.Context, assets []string) (RoundStats, 
 			if err == nil {
 				return nil
 			}
-			if res.transient && ctx.Err() == nil {
+			if !res.transient {
+				return err // stops the round, and the producer
+			}
+			// A failure during shutdown is the shutdown's doing; either way
+			// the other assets in flight go on.
+			if ctx.Err() == nil {
 				stats.AssetsFailed++
 				failed = append(failed, err)
 				p.cfg.Logger.Warn("asset failed, retried next round", "asset", asset, "err", err)
-				return nil
 			}
-			return err
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
