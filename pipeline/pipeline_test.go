@@ -240,12 +240,12 @@ func TestPollerCrashBetweenPublishAndCommit(t *testing.T) {
 	}
 	sink := &pipelinetest.Sink{}
 	cps := pipelinetest.NewCheckpoints()
-	cps.CommitErr = errors.New("killed before commit")
+	cps.PutErr = errors.New("killed before commit")
 	if _, err := newPoller(t, src, sink, cps, "a|1").RunOnce(ctx); err == nil {
 		t.Fatal("round with a failing commit succeeded")
 	}
 	first := sink.EventIDs()
-	cps.CommitErr = nil
+	cps.PutErr = nil
 	if _, err := newPoller(t, src, sink, cps, "a|1").RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}

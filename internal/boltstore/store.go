@@ -2,10 +2,8 @@ package boltstore
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io/fs"
 	"os"
 	"runtime/debug"
@@ -18,17 +16,10 @@ import (
 )
 
 var (
+	_ pipeline.StateStore           = (*Store)(nil)
 	_ pipeline.AssetCheckpoints     = (*Store)(nil)
 	_ pipeline.DiscoveryCheckpoints = (*Store)(nil)
 )
-
-var (
-	bucketAssets    = []byte("assets")
-	bucketDiscovery = []byte("discovery")
-)
-
-// formatVersion is the first byte of every stored value.
-const formatVersion = 1
 
 // maxBatchDelay is how long a commit waits for others to share its
 // transaction.
@@ -37,8 +28,11 @@ const maxBatchDelay = 2 * time.Millisecond
 // ErrLocked is returned by Open when another process holds the state file.
 var ErrLocked = errors.New("state file is in use by another process")
 
-// Store is a checkpoint store in one bbolt file. It is safe for concurrent use.
+// Store is a checkpoint store in one bbolt file: a pipeline.StateStore
+// with one bucket per pipeline.StateKind, and the pipeline's checkpoints
+// on top of it (LoadAsset, CommitAsset, ...). It is safe for concurrent use.
 type Store struct {
+	*pipeline.Checkpoints
 	db   *bolt.DB
 	path string
 }
@@ -72,7 +66,9 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, path: path}, nil
+	s := &Store{db: db, path: path}
+	s.Checkpoints = pipeline.NewCheckpoints(s)
+	return s, nil
 }
 
 // openError classifies an error of bolt.Open.
@@ -152,7 +148,8 @@ func verify(db *bolt.DB, path string, create bool) (err error) {
 		if first != nil {
 			return fmt.Errorf("%w: %w", pipeline.ErrCorruptState, first)
 		}
-		for _, name := range [][]byte{bucketAssets, bucketDiscovery} {
+		for _, kind := range pipeline.StateKinds() {
+			name := []byte(kind)
 			b := tx.Bucket(name)
 			if b == nil && create {
 				if b, err = tx.CreateBucket(name); err != nil {
@@ -163,14 +160,8 @@ func verify(db *bolt.DB, path string, create bool) (err error) {
 				continue
 			}
 			if err := b.ForEach(func(k, v []byte) error {
-				var err error
-				if bytes.Equal(name, bucketAssets) {
-					_, err = decodeAsset(k, v)
-				} else {
-					_, err = decodeDiscovery(k, v)
-				}
-				if err != nil {
-					return fmt.Errorf("%w: key %q: %w", pipeline.ErrCorruptState, k, err)
+				if err := pipeline.VerifyStateValue(pipeline.ParseStateKey(kind, k), v); err != nil {
+					return fmt.Errorf("%w: %s key %q: %w", pipeline.ErrCorruptState, kind, k, err)
 				}
 				return nil
 			}); err != nil {
@@ -198,68 +189,37 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func assetKey(k pipeline.AssetKey) []byte {
-	return []byte(k.CompanyHandle + "\x00" + k.AssetHandle)
-}
-
-// LoadAsset returns the checkpoint of an asset, or the zero value.
-func (s *Store) LoadAsset(k pipeline.AssetKey) (pipeline.AssetCheckpoint, error) {
-	var cp pipeline.AssetCheckpoint
+// Get implements pipeline.StateStore: the value under key, or nil.
+func (s *Store) Get(key pipeline.StateKey) ([]byte, error) {
+	var out []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
-		key := assetKey(k)
-		v := tx.Bucket(bucketAssets).Get(key)
-		if v == nil {
+		b := tx.Bucket([]byte(key.Kind))
+		if b == nil {
 			return nil
 		}
-		var err error
-		cp, err = decodeAsset(key, v)
-		return err
+		if v := b.Get(key.Bytes()); v != nil {
+			out = bytes.Clone(v) // bbolt's slice is valid only inside the transaction
+		}
+		return nil
 	})
 	if err != nil {
-		return cp, fmt.Errorf("load checkpoint of asset %q: %w: %w", k.AssetHandle, pipeline.ErrCorruptState, err)
+		return nil, fmt.Errorf("read %s: %w", s.path, err)
 	}
-	return cp, nil
+	return out, nil
 }
 
-// CommitAsset durably replaces the checkpoint of an asset.
-func (s *Store) CommitAsset(k pipeline.AssetKey, cp pipeline.AssetCheckpoint) error {
-	key := assetKey(k)
-	v := encodeAsset(key, cp)
+// Put implements pipeline.StateStore: it durably replaces the value under
+// key. Concurrent calls share one transaction and one fsync (bbolt's Batch).
+func (s *Store) Put(key pipeline.StateKey, value []byte) error {
 	err := s.db.Batch(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAssets).Put(key, v)
-	})
-	if err != nil {
-		return fmt.Errorf("commit checkpoint of asset %q to %s: %w", k.AssetHandle, s.path, err)
-	}
-	return nil
-}
-
-// LoadDiscovery returns the discovery cursor of a company, or the zero value.
-func (s *Store) LoadDiscovery(company string) (pipeline.DiscoveryCheckpoint, error) {
-	var cp pipeline.DiscoveryCheckpoint
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketDiscovery).Get([]byte(company))
-		if v == nil {
-			return nil
+		b, err := tx.CreateBucketIfNotExists([]byte(key.Kind))
+		if err != nil {
+			return err
 		}
-		var err error
-		cp, err = decodeDiscovery([]byte(company), v)
-		return err
+		return b.Put(key.Bytes(), value)
 	})
 	if err != nil {
-		return cp, fmt.Errorf("load discovery checkpoint of company %q: %w: %w", company, pipeline.ErrCorruptState, err)
-	}
-	return cp, nil
-}
-
-// CommitDiscovery durably replaces the discovery cursor of a company.
-func (s *Store) CommitDiscovery(company string, cp pipeline.DiscoveryCheckpoint) error {
-	v := encodeDiscovery([]byte(company), cp)
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDiscovery).Put([]byte(company), v)
-	})
-	if err != nil {
-		return fmt.Errorf("commit discovery checkpoint of company %q to %s: %w", company, s.path, err)
+		return fmt.Errorf("write %s: %w", s.path, err)
 	}
 	return nil
 }
@@ -267,8 +227,12 @@ func (s *Store) CommitDiscovery(company string, cp pipeline.DiscoveryCheckpoint)
 // Stats reports how many assets and remembered event ids the store holds.
 func (s *Store) Stats() (assets, ids int, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAssets).ForEach(func(k, v []byte) error {
-			cp, err := decodeAsset(k, v)
+		b := tx.Bucket([]byte(pipeline.StateAsset))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			cp, err := pipeline.DecodeAssetCheckpoint(pipeline.ParseStateKey(pipeline.StateAsset, k), v)
 			if err != nil {
 				return err
 			}
@@ -278,117 +242,4 @@ func (s *Store) Stats() (assets, ids int, err error) {
 		})
 	})
 	return assets, ids, err
-}
-
-// Value layout (all integers varint/uvarint), followed by a 4-byte
-// little-endian CRC-32C of the bucket key and everything before it, so that
-// a flipped bit in a page bbolt does not checksum is caught instead of
-// moving a watermark:
-//
-//	asset:     version, hasWatermark, watermarkMillis, n, n × (len, id, logDateMillis), crc
-//	discovery: version, hasCursor, cursorMillis, n, n × (len, jobHandle, startMillis), crc
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func checksum(key, payload []byte) uint32 {
-	return crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, payload)
-}
-
-func encodeTimeSet(key []byte, t time.Time, set map[string]int64) []byte {
-	b := encodePayload(t, set)
-	return binary.LittleEndian.AppendUint32(b, checksum(key, b))
-}
-
-func decodeTimeSet(key, v []byte) (time.Time, map[string]int64, error) {
-	if len(v) < 4 {
-		return time.Time{}, nil, errors.New("value too short")
-	}
-	payload, sum := v[:len(v)-4], binary.LittleEndian.Uint32(v[len(v)-4:])
-	if checksum(key, payload) != sum {
-		return time.Time{}, nil, errors.New("checksum mismatch")
-	}
-	return decodePayload(payload)
-}
-
-func encodePayload(t time.Time, set map[string]int64) []byte {
-	b := []byte{formatVersion}
-	if t.IsZero() {
-		b = append(b, 0)
-		b = binary.AppendVarint(b, 0)
-	} else {
-		b = append(b, 1)
-		b = binary.AppendVarint(b, t.UnixMilli())
-	}
-	b = binary.AppendUvarint(b, uint64(len(set)))
-	for id, ms := range set {
-		b = binary.AppendUvarint(b, uint64(len(id)))
-		b = append(b, id...)
-		b = binary.AppendVarint(b, ms)
-	}
-	return b
-}
-
-func decodePayload(v []byte) (time.Time, map[string]int64, error) {
-	if len(v) < 2 {
-		return time.Time{}, nil, errors.New("value too short")
-	}
-	if v[0] != formatVersion {
-		return time.Time{}, nil, fmt.Errorf("unknown format version %d", v[0])
-	}
-	has := v[1]
-	r := v[2:]
-	ms, n := binary.Varint(r)
-	if n <= 0 {
-		return time.Time{}, nil, errors.New("bad time")
-	}
-	r = r[n:]
-	var t time.Time
-	switch has {
-	case 0:
-	case 1:
-		t = time.UnixMilli(ms).UTC()
-	default:
-		return time.Time{}, nil, fmt.Errorf("bad time flag %d", has)
-	}
-	count, n := binary.Uvarint(r)
-	if n <= 0 || count > uint64(len(r)) {
-		return time.Time{}, nil, errors.New("bad count")
-	}
-	r = r[n:]
-	set := make(map[string]int64, count)
-	for i := uint64(0); i < count; i++ {
-		l, n := binary.Uvarint(r)
-		if n <= 0 || l > uint64(len(r)-n) {
-			return time.Time{}, nil, fmt.Errorf("bad id length at %d", i)
-		}
-		id := string(r[n : n+int(l)])
-		r = r[n+int(l):]
-		ms, n := binary.Varint(r)
-		if n <= 0 {
-			return time.Time{}, nil, fmt.Errorf("bad time at %d", i)
-		}
-		r = r[n:]
-		set[id] = ms
-	}
-	if len(r) != 0 {
-		return time.Time{}, nil, fmt.Errorf("%d trailing bytes", len(r))
-	}
-	return t, set, nil
-}
-
-func encodeAsset(key []byte, cp pipeline.AssetCheckpoint) []byte {
-	return encodeTimeSet(key, cp.Watermark, cp.Recent)
-}
-
-func decodeAsset(key, v []byte) (pipeline.AssetCheckpoint, error) {
-	t, set, err := decodeTimeSet(key, v)
-	return pipeline.AssetCheckpoint{Watermark: t, Recent: set}, err
-}
-
-func encodeDiscovery(key []byte, cp pipeline.DiscoveryCheckpoint) []byte {
-	return encodeTimeSet(key, cp.Cursor, cp.Done)
-}
-
-func decodeDiscovery(key, v []byte) (pipeline.DiscoveryCheckpoint, error) {
-	t, set, err := decodeTimeSet(key, v)
-	return pipeline.DiscoveryCheckpoint{Cursor: t, Done: set}, err
 }

@@ -5,9 +5,9 @@
 package pipelinetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"maps"
 	"sync"
 	"time"
 
@@ -22,60 +22,56 @@ var (
 	_ pipeline.Encoder              = JSONEncoder{}
 )
 
-// Checkpoints is an in-memory checkpoint store. CommitErr, when set, makes
-// commits fail (simulating a crash or a full disk between publish and commit).
+// State is an in-memory pipeline.StateStore. PutErr, when set, makes
+// writes fail (simulating a crash or a full disk between publish and commit).
+type State struct {
+	mu     sync.Mutex
+	values map[pipeline.StateKey][]byte
+	PutErr error
+}
+
+// NewState returns an empty store.
+func NewState() *State {
+	return &State{values: map[pipeline.StateKey][]byte{}}
+}
+
+// Get implements pipeline.StateStore.
+func (s *State) Get(key pipeline.StateKey) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.values[key]), nil
+}
+
+// Put implements pipeline.StateStore.
+func (s *State) Put(key pipeline.StateKey, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.PutErr != nil {
+		return s.PutErr
+	}
+	s.values[key] = bytes.Clone(value)
+	return nil
+}
+
+// Len returns how many values the store holds.
+func (s *State) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.values)
+}
+
+// Checkpoints is the pipeline's checkpoints (every kind, with the real
+// codec) kept in memory.
 type Checkpoints struct {
-	mu        sync.Mutex
-	assets    map[pipeline.AssetKey]pipeline.AssetCheckpoint
-	discovery map[string]pipeline.DiscoveryCheckpoint
-	CommitErr error
+	*pipeline.Checkpoints
+	*State
 }
 
-// NewCheckpoints returns an empty store.
+// NewCheckpoints returns an empty in-memory checkpoint store. Setting its
+// PutErr makes commits fail.
 func NewCheckpoints() *Checkpoints {
-	return &Checkpoints{assets: map[pipeline.AssetKey]pipeline.AssetCheckpoint{}, discovery: map[string]pipeline.DiscoveryCheckpoint{}}
-}
-
-// LoadAsset implements pipeline.AssetCheckpoints.
-func (c *Checkpoints) LoadAsset(k pipeline.AssetKey) (pipeline.AssetCheckpoint, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cp := c.assets[k]
-	cp.Recent = maps.Clone(cp.Recent)
-	return cp, nil
-}
-
-// CommitAsset implements pipeline.AssetCheckpoints.
-func (c *Checkpoints) CommitAsset(k pipeline.AssetKey, cp pipeline.AssetCheckpoint) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.CommitErr != nil {
-		return c.CommitErr
-	}
-	cp.Recent = maps.Clone(cp.Recent)
-	c.assets[k] = cp
-	return nil
-}
-
-// LoadDiscovery implements pipeline.DiscoveryCheckpoints.
-func (c *Checkpoints) LoadDiscovery(company string) (pipeline.DiscoveryCheckpoint, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cp := c.discovery[company]
-	cp.Done = maps.Clone(cp.Done)
-	return cp, nil
-}
-
-// CommitDiscovery implements pipeline.DiscoveryCheckpoints.
-func (c *Checkpoints) CommitDiscovery(company string, cp pipeline.DiscoveryCheckpoint) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.CommitErr != nil {
-		return c.CommitErr
-	}
-	cp.Done = maps.Clone(cp.Done)
-	c.discovery[company] = cp
-	return nil
+	st := NewState()
+	return &Checkpoints{Checkpoints: pipeline.NewCheckpoints(st), State: st}
 }
 
 // Sink records what is published. Fail, when set, is consulted before each

@@ -1,0 +1,151 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"time"
+)
+
+// The state codec: one byte layout for every store. All integers are
+// varint/uvarint; each value ends with a 4-byte little-endian CRC-32C of the
+// key's bytes (StateKey.Bytes) and everything before it, so that a flipped
+// bit a store does not checksum itself is caught instead of moving a
+// watermark, and a value copied under another key is refused.
+//
+//	asset:     version, hasWatermark, watermarkMillis, n, n × (len, id, logDateMillis), crc
+//	discovery: version, hasCursor, cursorMillis, n, n × (len, jobHandle, startMillis), crc
+//
+// A format change adds a version and keeps reading the older ones.
+
+// formatVersion is the first byte of every value written.
+const formatVersion = 1
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func checksum(key, payload []byte) uint32 {
+	return crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, payload)
+}
+
+// seal appends the checksum of key and payload to payload.
+func seal(key StateKey, payload []byte) []byte {
+	return binary.LittleEndian.AppendUint32(payload, checksum(key.Bytes(), payload))
+}
+
+// unseal checks and strips a value's checksum and returns its payload.
+func unseal(key StateKey, v []byte) ([]byte, error) {
+	if len(v) < 4 {
+		return nil, errors.New("value too short")
+	}
+	payload, sum := v[:len(v)-4], binary.LittleEndian.Uint32(v[len(v)-4:])
+	if checksum(key.Bytes(), payload) != sum {
+		return nil, errors.New("checksum mismatch")
+	}
+	return payload, nil
+}
+
+func encodeTimeSet(key StateKey, t time.Time, set map[string]int64) []byte {
+	return seal(key, appendTimeSet([]byte{formatVersion}, t, set))
+}
+
+func decodeTimeSet(key StateKey, v []byte) (time.Time, map[string]int64, error) {
+	payload, err := unseal(key, v)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	if len(payload) < 1 {
+		return time.Time{}, nil, errors.New("value too short")
+	}
+	if payload[0] != formatVersion {
+		return time.Time{}, nil, fmt.Errorf("unknown format version %d", payload[0])
+	}
+	t, set, rest, err := readTimeSet(payload[1:])
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	if len(rest) != 0 {
+		return time.Time{}, nil, fmt.Errorf("%d trailing bytes", len(rest))
+	}
+	return t, set, nil
+}
+
+// appendTimeSet appends an optional instant and a set of ids with their
+// instants in Unix milliseconds.
+func appendTimeSet(b []byte, t time.Time, set map[string]int64) []byte {
+	if t.IsZero() {
+		b = append(b, 0)
+		b = binary.AppendVarint(b, 0)
+	} else {
+		b = append(b, 1)
+		b = binary.AppendVarint(b, t.UnixMilli())
+	}
+	b = binary.AppendUvarint(b, uint64(len(set)))
+	for id, ms := range set {
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+		b = binary.AppendVarint(b, ms)
+	}
+	return b
+}
+
+// readTimeSet reads what appendTimeSet wrote and returns the rest.
+func readTimeSet(r []byte) (time.Time, map[string]int64, []byte, error) {
+	if len(r) < 1 {
+		return time.Time{}, nil, nil, errors.New("value too short")
+	}
+	has := r[0]
+	r = r[1:]
+	ms, n := binary.Varint(r)
+	if n <= 0 {
+		return time.Time{}, nil, nil, errors.New("bad time")
+	}
+	r = r[n:]
+	var t time.Time
+	switch has {
+	case 0:
+	case 1:
+		t = time.UnixMilli(ms).UTC()
+	default:
+		return time.Time{}, nil, nil, fmt.Errorf("bad time flag %d", has)
+	}
+	count, n := binary.Uvarint(r)
+	if n <= 0 || count > uint64(len(r)) {
+		return time.Time{}, nil, nil, errors.New("bad count")
+	}
+	r = r[n:]
+	set := make(map[string]int64, count)
+	for i := uint64(0); i < count; i++ {
+		l, n := binary.Uvarint(r)
+		if n <= 0 || l > uint64(len(r)-n) {
+			return time.Time{}, nil, nil, fmt.Errorf("bad id length at %d", i)
+		}
+		id := string(r[n : n+int(l)])
+		r = r[n+int(l):]
+		ms, n := binary.Varint(r)
+		if n <= 0 {
+			return time.Time{}, nil, nil, fmt.Errorf("bad time at %d", i)
+		}
+		r = r[n:]
+		set[id] = ms
+	}
+	return t, set, r, nil
+}
+
+func encodeAsset(key StateKey, cp AssetCheckpoint) []byte {
+	return encodeTimeSet(key, cp.Watermark, cp.Recent)
+}
+
+func decodeAsset(key StateKey, v []byte) (AssetCheckpoint, error) {
+	t, set, err := decodeTimeSet(key, v)
+	return AssetCheckpoint{Watermark: t, Recent: set}, err
+}
+
+func encodeDiscovery(key StateKey, cp DiscoveryCheckpoint) []byte {
+	return encodeTimeSet(key, cp.Cursor, cp.Done)
+}
+
+func decodeDiscovery(key StateKey, v []byte) (DiscoveryCheckpoint, error) {
+	t, set, err := decodeTimeSet(key, v)
+	return DiscoveryCheckpoint{Cursor: t, Done: set}, err
+}
