@@ -34,6 +34,7 @@ type config struct {
 	latency     time.Duration
 	errorRate   float64
 	prefix      ipstest.Prefix
+	searchCap   int
 }
 
 func parseFlags(args []string, env func(string) string, stderr io.Writer) (*config, error) {
@@ -56,6 +57,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (*conf
 	fs.StringVar(&activity, "activity", "0", "new entries per time unit, e.g. 5/s, 300/m, 2 (per second); 0 = none")
 	fs.DurationVar(&c.latency, "latency", 0, "`delay` added to every answer")
 	fs.Float64Var(&c.errorRate, "error-rate", 0, "`fraction` of calls answered 503 with Retry-After: 1")
+	fs.IntVar(&c.searchCap, "search-page-cap", 0, "searchAssets returns at most this many `assets` per call whatever was asked (0: IPS's caps, 1000 or 10,000 lean)")
 	fs.StringVar(&prefix, "prefix", "default", "namespace prefix `style`: default, ns1, tns or rotate")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -101,6 +103,7 @@ func (c *config) options(logger *slog.Logger) []ipstest.Option {
 		ipstest.WithErrorRate(c.errorRate),
 		ipstest.WithPrefix(c.prefix),
 		ipstest.WithLogger(logger),
+		ipstest.WithSearchPageCap(c.searchCap),
 	}
 	if c.assetPrefix != "" {
 		opts = append(opts, ipstest.WithAssetHandlePrefix(c.assetPrefix))

@@ -89,8 +89,8 @@ func (h *Handler) EndJob(job JobHandle) error {
 
 func (h *Handler) checkAssets(idx []int) {
 	for _, i := range idx {
-		if i < 0 || i >= h.cat.assets {
-			panic(fmt.Sprintf("ipstest: asset index %d outside [0,%d)", i, h.cat.assets))
+		if n := h.numAssets(); i < 0 || i >= n {
+			panic(fmt.Sprintf("ipstest: asset index %d outside [0,%d)", i, n))
 		}
 	}
 }
@@ -177,7 +177,7 @@ func (h *Handler) Entries(i int) []Entry {
 // materialises the whole catalog: use it with small catalogs only.
 func (h *Handler) AllEntries() []Entry {
 	var out []Entry
-	for i := range h.cat.assets {
+	for i := range h.numAssets() {
 		out = append(out, h.Entries(i)...)
 	}
 	return out
@@ -241,7 +241,7 @@ func (h *Handler) randomAssets(n int) []int {
 	defer h.mu.Unlock()
 	out := make([]int, n)
 	for i := range out {
-		out[i] = h.activityRnd.IntN(h.cat.assets)
+		out[i] = h.activityRnd.IntN(h.cat.assets + len(h.newAssets))
 	}
 	return out
 }

@@ -254,8 +254,9 @@ func (c *catalog) assetHandle(i int) string {
 }
 
 // assetIndex parses an asset handle of this catalog; ok is false for
-// anything that is not exactly prefix + canonical decimal index < assets.
-func (c *catalog) assetIndex(handle string) (int, bool) {
+// anything that is not exactly prefix + canonical decimal index < limit
+// (the base assets plus those created while the server runs).
+func (c *catalog) assetIndex(handle string, limit int) (int, bool) {
 	if len(handle) <= len(c.assetPrefix) || handle[:len(c.assetPrefix)] != c.assetPrefix {
 		return 0, false
 	}
@@ -264,7 +265,7 @@ func (c *catalog) assetIndex(handle string) (int, bool) {
 		return 0, false
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n >= c.assets || s[0] == '+' {
+	if err != nil || n < 0 || n >= limit || s[0] == '+' {
 		return 0, false
 	}
 	return n, true
@@ -455,8 +456,12 @@ func (c *catalog) aux(h uint64, a *assetMeta, logDate time.Time) []Aux {
 	return out
 }
 
-// baseEntries calls fn for every base entry of asset i in log order.
+// baseEntries calls fn for every base entry of asset i in log order. An
+// asset created while the server runs has none.
 func (c *catalog) baseEntries(i int, fn func(*Entry)) {
+	if i >= c.assets {
+		return
+	}
 	a := c.asset(i)
 	g := i / assetsPerGroup
 	for b := 0; b < c.blocks; b++ {
@@ -470,7 +475,7 @@ func (c *catalog) baseEntries(i int, fn func(*Entry)) {
 
 // lastBaseDate is the logDate of asset i's newest base entry (zero if none).
 func (c *catalog) lastBaseDate(i int) time.Time {
-	if c.entries == 0 {
+	if c.entries == 0 || i >= c.assets {
 		return time.Time{}
 	}
 	return c.baseLogDate(i, c.entries-1)

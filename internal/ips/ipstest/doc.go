@@ -1,6 +1,6 @@
 // Package ipstest is an in-process simulator of the Scene7 IPS SOAP web
-// service, the parts assetjoblog uses: getAssetJobLogs, getJobLogs and
-// getJobLogDetails, with authHeader or HTTP Basic credentials, IPS faults,
+// service, the parts assetjoblog uses: getAssetJobLogs, getJobLogs,
+// getJobLogDetails and searchAssets, with authHeader or HTTP Basic credentials, IPS faults,
 // any API version namespace and the namespace prefixes real responses use.
 //
 // NewServer runs it on an httptest server; NewHandler gives the same
@@ -26,6 +26,16 @@
 // (JobLogDetailAux, and JobLogDetail with asset fields), with and without
 // dateCreated. Dates are written with milliseconds and an offset (-07:00
 // unless WithLocation says otherwise).
+//
+// # The catalog listing
+//
+// searchAssets lists the assets in creation order (index order; assets
+// made with AddAssets come last), filtered by folder, asset types and trash
+// state (TrashAssets), with totalRows and pages of at most SearchPageMax
+// assets, or SearchPageMaxLean when responseFieldArray keeps only the
+// handle, name, type and subType fields; WithSearchPageCap lowers both,
+// like a server that sends fewer than asked. AddAssets grows the catalog,
+// also while a client pages through it.
 //
 // # Activity
 //

@@ -48,11 +48,16 @@ type Handler struct {
 
 	// mu guards the added activity below. Entries, once appended, are never
 	// modified, so readers may use a slice header taken under the lock.
-	mu          sync.RWMutex
-	jobs        []*addedJob
-	jobsByKey   map[string]*addedJob
-	added       map[int][]Entry
-	addedTotal  int
+	mu         sync.RWMutex
+	jobs       []*addedJob
+	jobsByKey  map[string]*addedJob
+	added      map[int][]Entry
+	addedTotal int
+	// newAssets holds the creation instants of the assets created with
+	// AddAssets (indexes from the base catalog's size on); trashed the
+	// assets moved to the trash with TrashAssets.
+	newAssets   []time.Time
+	trashed     map[int]bool
 	activityRnd *rand.Rand
 
 	done      chan struct{}
@@ -106,9 +111,10 @@ func (h *Handler) CompanyHandle() string { return h.cfg.company }
 // AssetHandle returns the handle of asset i (0 ≤ i < number of assets).
 func (h *Handler) AssetHandle(i int) string { return h.cat.assetHandle(i) }
 
-// AssetHandles returns every asset handle in index order.
+// AssetHandles returns every asset handle in index order (creation order),
+// those created with AddAssets included.
 func (h *Handler) AssetHandles() []string {
-	out := make([]string, h.cat.assets)
+	out := make([]string, h.numAssets())
 	for i := range out {
 		out[i] = h.cat.assetHandle(i)
 	}
@@ -237,7 +243,7 @@ func (h *Handler) dispatch(resp *response) {
 		return
 	}
 	switch req.op {
-	case OpGetAssetJobLogs, OpGetJobLogs, OpGetJobLogDetails:
+	case OpGetAssetJobLogs, OpGetJobLogs, OpGetJobLogDetails, OpSearchAssets:
 	default:
 		resp.fault(&soapFault{faultString: "No such operation '" + req.op + "'"})
 		return
@@ -254,6 +260,8 @@ func (h *Handler) dispatch(resp *response) {
 		h.getJobLogs(resp)
 	case OpGetJobLogDetails:
 		h.getJobLogDetails(resp)
+	case OpSearchAssets:
+		h.searchAssets(resp)
 	}
 }
 
@@ -450,7 +458,7 @@ func (h *Handler) getAssetJobLogs(rs *response) {
 		rs.fault(errCompany)
 		return
 	}
-	i, ok := h.cat.assetIndex(asset)
+	i, ok := h.cat.assetIndex(asset, h.numAssets())
 	if !ok {
 		rs.fault(invalid("assetHandle", "no such asset"))
 		return

@@ -126,22 +126,28 @@ func WithLocation(loc *time.Location) Option { return func(c *config) { c.loc = 
 // credentials). Default: discard.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
+// WithSearchPageCap makes searchAssets return at most n assets per call
+// whatever was asked, like a server with a lower cap than documented.
+// Default 0: the documented caps, SearchPageMax and SearchPageMaxLean.
+func WithSearchPageCap(n int) Option { return func(c *config) { c.searchPageCap = n } }
+
 type config struct {
-	company     string
-	user        string
-	password    string
-	accessToken string
-	assets      int
-	entries     int
-	seed        uint64
-	now         func() time.Time
-	prefix      Prefix
-	latency     time.Duration
-	errorRate   float64
-	versions    []string
-	assetPrefix string
-	loc         *time.Location
-	logger      *slog.Logger
+	searchPageCap int
+	company       string
+	user          string
+	password      string
+	accessToken   string
+	assets        int
+	entries       int
+	seed          uint64
+	now           func() time.Time
+	prefix        Prefix
+	latency       time.Duration
+	errorRate     float64
+	versions      []string
+	assetPrefix   string
+	loc           *time.Location
+	logger        *slog.Logger
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -186,6 +192,8 @@ func (c *config) Validate() error {
 		return fmt.Errorf("company handle %q: must be non-empty plain text", c.company)
 	case c.user == "":
 		return errors.New("user: must not be empty")
+	case c.searchPageCap < 0:
+		return fmt.Errorf("search page cap: %d is negative", c.searchPageCap)
 	case c.assets < 0:
 		return fmt.Errorf("assets: %d is negative", c.assets)
 	case c.entries < 0:

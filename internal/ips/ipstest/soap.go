@@ -24,6 +24,7 @@ const (
 	OpGetAssetJobLogs  = "getAssetJobLogs"
 	OpGetJobLogs       = "getJobLogs"
 	OpGetJobLogDetails = "getJobLogDetails"
+	OpSearchAssets     = "searchAssets"
 )
 
 // soapRequest is what the simulator reads from a request envelope.
@@ -36,7 +37,10 @@ type soapRequest struct {
 	isParam  bool
 	fields   map[string]string
 	logTypes []string
-	auth     authHeader
+	// arrays holds the items of the parameter's array children
+	// (assetTypeArray, responseFieldArray, ...), by array name.
+	arrays map[string][]string
+	auth   authHeader
 }
 
 type authHeader struct {
@@ -223,14 +227,22 @@ func parseBody(dec *xml.Decoder, req *soapRequest) error {
 			if f.Name.Space != req.ns {
 				return dec.Skip()
 			}
-			if f.Name.Local == "logTypeArray" {
+			if name := f.Name.Local; strings.HasSuffix(name, "Array") {
+				if req.arrays == nil {
+					req.arrays = make(map[string][]string, 2)
+				}
+				req.arrays[name] = []string{}
 				return children(dec, func(it xml.StartElement) error {
 					if it.Name.Space != req.ns || it.Name.Local != "items" {
 						return dec.Skip()
 					}
 					v, err := readText(dec)
 					if err == nil {
-						req.logTypes = append(req.logTypes, strings.TrimSpace(v))
+						v = strings.TrimSpace(v)
+						req.arrays[name] = append(req.arrays[name], v)
+						if name == "logTypeArray" {
+							req.logTypes = append(req.logTypes, v)
+						}
 					}
 					return err
 				})
