@@ -106,7 +106,7 @@ func BenchmarkUnpublished(b *testing.B) {
 	for _, fresh := range []int{0, 100, 1000} {
 		var cp pipeline.AssetCheckpoint
 		if published := len(log) - fresh; published > 0 {
-			cp = cp.Advance(log[:published], time.Hour)
+			cp = cp.Advance(log[:published], time.Hour, afterAll(log))
 		}
 		b.Run(fmt.Sprintf("new=%d", fresh), func(b *testing.B) {
 			b.ReportAllocs()
@@ -126,7 +126,8 @@ func BenchmarkUnpublished(b *testing.B) {
 func BenchmarkAdvance(b *testing.B) {
 	log := benchLog("a|6|1|535", 1100)
 	pipeline.AssignEventIDs(log)
-	full := pipeline.AssetCheckpoint{}.Advance(log[:1000], time.Hour)
+	now := afterAll(log)
+	full := pipeline.AssetCheckpoint{}.Advance(log[:1000], time.Hour, now)
 	for _, tc := range []struct {
 		name string
 		cp   pipeline.AssetCheckpoint
@@ -138,11 +139,23 @@ func BenchmarkAdvance(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				next := tc.cp.Advance(tc.pub, time.Hour)
+				next := tc.cp.Advance(tc.pub, time.Hour, now)
 				if len(next.Recent) == 0 {
 					b.Fatal("empty checkpoint after Advance")
 				}
 			}
 		})
 	}
+}
+
+// afterAll returns an instant after every entry of log: the clock of a
+// producer that publishes them.
+func afterAll(log []pipeline.AssetJobLog) time.Time {
+	var last time.Time
+	for _, e := range log {
+		if e.LogDate.After(last) {
+			last = e.LogDate
+		}
+	}
+	return last.Add(time.Minute)
 }

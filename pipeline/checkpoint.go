@@ -12,8 +12,12 @@ import (
 // Every entry whose LogDate is at or before Watermark counts as published.
 // Entries after the watermark count as published when their event id is in
 // Recent. After each publish the watermark moves up to the newest published
-// LogDate minus the late-arrival window, and ids at or before it are dropped,
-// so Recent only holds the entries of that window.
+// LogDate minus the late-arrival window, but never past the time of the
+// publish minus that window, whatever the dates say: an entry dated in the
+// future (a skewed IPS clock, a mislabelled time zone) would otherwise hide
+// every real entry still to come. Ids at or before the watermark are
+// dropped, so Recent only holds the entries of that window, plus those
+// dated ahead of the clock until the clock passes them.
 type AssetCheckpoint struct {
 	Watermark time.Time
 	// Recent maps the event ids published after Watermark to their LogDate in
@@ -80,10 +84,10 @@ func (cp AssetCheckpoint) Unpublished(log []AssetJobLog) []AssetJobLog {
 	return out
 }
 
-// Advance returns the checkpoint after the given entries were published,
-// keeping ids within window of the newest published LogDate. It does not
-// modify cp.
-func (cp AssetCheckpoint) Advance(published []AssetJobLog, window time.Duration) AssetCheckpoint {
+// Advance returns the checkpoint after the given entries were published at
+// now, keeping ids within window of the newest published LogDate, or of now
+// when that is earlier. It does not modify cp.
+func (cp AssetCheckpoint) Advance(published []AssetJobLog, window time.Duration, now time.Time) AssetCheckpoint {
 	next := AssetCheckpoint{Watermark: cp.Watermark, Recent: make(map[string]int64, len(cp.Recent)+len(published))}
 	var newest int64 = -1 << 63
 	for id, ms := range cp.Recent {
@@ -101,6 +105,9 @@ func (cp AssetCheckpoint) Advance(published []AssetJobLog, window time.Duration)
 	}
 	if len(next.Recent) == 0 {
 		return next
+	}
+	if present := now.UnixMilli(); newest > present {
+		newest = present
 	}
 	mark := time.UnixMilli(newest).Add(-window).UTC()
 	if mark.After(next.Watermark) {

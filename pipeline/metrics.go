@@ -21,6 +21,8 @@ type Metrics struct {
 	roundCalls      *prometheus.GaugeVec
 	assetsTouched   prometheus.Gauge
 	jobsInFlight    prometheus.Gauge
+	futureDated     prometheus.Counter
+	deadLetters     *prometheus.CounterVec
 	lastCommitNanos atomic.Int64
 }
 
@@ -78,6 +80,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Jobs still running at the end of the last discovery round; they are revisited.",
 		}),
 	}
+	m.futureDated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "assetjoblog_future_dated_entries_total",
+		Help: "Entries dated further ahead of the producer's clock than Config.FutureTolerance when first published (each is still published once).",
+	})
+	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "assetjoblog_dead_letters_total",
+		Help: "Entries that could not be published, by reason (malformed, too_large): sent to the dead-letter topic, or logged at error level without one.",
+	}, []string{"reason"})
+	for _, r := range []DeadLetterReason{ReasonMalformed, ReasonTooLarge} {
+		m.deadLetters.WithLabelValues(string(r))
+	}
 	checkpointAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "assetjoblog_checkpoint_age_seconds",
 		Help: "Seconds since the last checkpoint commit (0 before the first).",
@@ -89,7 +102,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		return time.Since(time.Unix(0, last)).Seconds()
 	})
 	reg.MustRegister(m.ipsCalls, m.ipsLatency, m.published, m.publishErrors, m.retries, m.roundDuration,
-		m.assetsFailed, m.roundAssets, m.roundCalls, m.assetsTouched, m.jobsInFlight, checkpointAge)
+		m.assetsFailed, m.roundAssets, m.roundCalls, m.assetsTouched, m.jobsInFlight, m.futureDated, m.deadLetters, checkpointAge)
 	return m
 }
 
@@ -117,6 +130,18 @@ func (m *Metrics) publishedEntries(n int) {
 func (m *Metrics) publishError() {
 	if m != nil {
 		m.publishErrors.Inc()
+	}
+}
+
+func (m *Metrics) futureDatedEntry() {
+	if m != nil {
+		m.futureDated.Inc()
+	}
+}
+
+func (m *Metrics) deadLetter(reason DeadLetterReason) {
+	if m != nil {
+		m.deadLetters.WithLabelValues(string(reason)).Inc()
 	}
 }
 

@@ -59,7 +59,7 @@ func TestCheckpointDedup(t *testing.T) {
 	if got := messages(fresh); !slices.Equal(got, []string{"first", "late", "newest"}) {
 		t.Fatalf("first poll: got %v, want all in logDate order", got)
 	}
-	cp = cp.Advance(fresh, time.Hour)
+	cp = cp.Advance(fresh, time.Hour, t0.Add(24*time.Hour))
 	if got, want := cp.Watermark, t0.Add(2*time.Hour); !got.Equal(want) {
 		t.Errorf("watermark: got %v, want %v", got, want)
 	}
@@ -325,7 +325,7 @@ func TestCheckpointStaysBoundedAsLogsGrow(t *testing.T) {
 		if len(fresh) != 3 {
 			t.Fatalf("round %d: %d unpublished entries, want the 3 new ones", round, len(fresh))
 		}
-		cp = cp.Advance(fresh, 10*time.Minute)
+		cp = cp.Advance(fresh, 10*time.Minute, t0.Add(time.Duration(round+1)*time.Minute))
 	}
 	if got, limit := len(cp.Recent), 3*11; got > limit {
 		t.Fatalf("checkpoint holds %d ids after 1,500 entries, want at most %d (the late window's worth)", got, limit)

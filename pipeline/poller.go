@@ -20,6 +20,10 @@ const (
 	HeaderContentType = "content-type"
 )
 
+// DefaultFutureTolerance is the default of Config.FutureTolerance: more than
+// the clock skew of healthy hosts, far less than a time-zone mistake.
+const DefaultFutureTolerance = 5 * time.Minute
+
 // Config configures a Poller. Zero values take the documented defaults.
 type Config struct {
 	// CompanyHandle is the IPS company whose assets are polled. Required.
@@ -47,6 +51,13 @@ type Config struct {
 	// newly appearing entry is still recognised as new. Entries that appear
 	// later than that, dated older, are taken as published. Default 1h.
 	LateWindow time.Duration
+	// FutureTolerance is how far ahead of the producer's clock an entry may
+	// be dated before it is reported: one warning per entry (with the
+	// asset, its logDate and the time it was observed) and
+	// assetjoblog_future_dated_entries_total. Such an entry is still
+	// published once, and never moves the checkpoint past the present.
+	// Default DefaultFutureTolerance.
+	FutureTolerance time.Duration
 	// ShutdownTimeout bounds how long in-flight assets may take to finish
 	// once the context is cancelled; work still running then is abandoned
 	// uncommitted and is polled again on the next start. Default 30s.
@@ -89,6 +100,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.FutureTolerance <= 0 {
+		c.FutureTolerance = DefaultFutureTolerance
 	}
 	if c.SinkRetry.MaxElapsed == 0 {
 		c.SinkRetry.MaxElapsed = -1
@@ -342,6 +356,7 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 	contentType := []byte(p.cfg.Encoder.ContentType())
 	for i := range fresh {
 		fresh[i].ObservedAt = observed
+		p.checkFuture(asset, &fresh[i])
 		value, err := p.cfg.Encoder.Encode(nil, &fresh[i])
 		if err != nil {
 			res.transient = true
@@ -369,11 +384,24 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 	}
 	res.published = len(records)
 	p.cfg.Metrics.publishedEntries(len(records))
-	if err := p.cfg.Checkpoints.CommitAsset(key, cp.Advance(fresh, p.cfg.LateWindow)); err != nil {
+	if err := p.cfg.Checkpoints.CommitAsset(key, cp.Advance(fresh, p.cfg.LateWindow, observed)); err != nil {
 		return res, fmt.Errorf("after publishing %d entries: %w", len(records), err)
 	}
 	p.cfg.Metrics.committed(p.cfg.Now())
 	return res, nil
+}
+
+// checkFuture reports an entry dated more than FutureTolerance ahead of
+// the time it was observed. Since an entry is published once, so is the
+// warning (again only if a crash makes it published again).
+func (p *Poller) checkFuture(asset string, e *AssetJobLog) {
+	if e.LogDate.Sub(e.ObservedAt) <= p.cfg.FutureTolerance {
+		return
+	}
+	p.cfg.Metrics.futureDatedEntry()
+	p.cfg.Logger.Warn("entry dated in the future: published, but the checkpoint keeps it by id until the clock passes its date",
+		"asset", asset, "event_id", e.EventID, "log_date", e.LogDate, "observed_at", e.ObservedAt,
+		"ahead", e.LogDate.Sub(e.ObservedAt).Round(time.Second).String())
 }
 
 // fetch reads the asset's whole log, holding one of the Concurrency fetch
