@@ -152,6 +152,9 @@ func (d *demoEnv) stopPrinter() {
 	d.done.Wait()
 }
 
+// summary writes the closing line of the demo to w, which is stderr: stdout
+// holds only the records, one JSON document per line, so that it can be
+// piped into a JSON tool.
 func (d *demoEnv) summary(w io.Writer) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

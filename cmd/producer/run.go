@@ -146,7 +146,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if demo != nil {
 		demo.stopPrinter()
-		demo.summary(stdout)
+		demo.summary(stderr)
 	}
 	if runErr != nil && ctx.Err() != nil {
 		if !cfg.Once {
