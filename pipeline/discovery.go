@@ -155,6 +155,7 @@ func (p *Poller) discoveryRound(ctx context.Context) (RoundStats, error) {
 		}
 	}
 	if err := d.Checkpoints.CommitDiscovery(company, next); err != nil {
+		p.cfg.Metrics.commitFailed()
 		return stats, fmt.Errorf("commit discovery checkpoint of company %q: %w", company, err)
 	}
 	p.cfg.Metrics.committed(p.cfg.Now())

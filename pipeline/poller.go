@@ -172,6 +172,7 @@ func NewPoller(cfg Config) (*Poller, error) {
 	}
 	cfg.setDefaults()
 	p := &Poller{cfg: cfg, fetching: make(chan struct{}, cfg.Concurrency)}
+	cfg.Metrics.setPollInterval(cfg.PollInterval)
 	if cfg.RequestRate > 0 {
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RequestRate), 1)
 	}
@@ -239,8 +240,9 @@ func (p *Poller) RunOnce(ctx context.Context) (RoundStats, error) {
 	} else {
 		stats, err = p.assetsRound(ctx, p.cfg.Assets)
 	}
-	stats.Duration = p.cfg.Now().Sub(start)
-	p.cfg.Metrics.round(stats)
+	end := p.cfg.Now()
+	stats.Duration = end.Sub(start)
+	p.cfg.Metrics.round(stats, roundOutcome(ctx, err), end)
 	log := p.cfg.Logger.With("assets", stats.Assets, "published", stats.Published,
 		"failed", stats.AssetsFailed, "ips_calls", stats.AssetCalls+stats.JobLogCalls+stats.JobDetailCalls,
 		"duration_ms", stats.Duration.Milliseconds())
@@ -258,6 +260,19 @@ func (p *Poller) RunOnce(ctx context.Context) (RoundStats, error) {
 		log.Info("round interrupted by shutdown")
 	}
 	return stats, err
+}
+
+// roundOutcome names how a round ended, for metrics.
+func roundOutcome(ctx context.Context, err error) string {
+	switch {
+	case err == nil:
+		return roundOK
+	case errors.Is(err, ErrIncomplete):
+		return roundIncomplete
+	case ctx.Err() != nil:
+		return roundInterrupted
+	}
+	return roundFailed
 }
 
 // workContext returns a context for in-flight work that outlives ctx by at
@@ -372,10 +387,9 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 		}
 	}
 	err = p.retrySink().Do(ctx, func(ctx context.Context) error {
+		start := p.cfg.Now()
 		err := p.cfg.Sink.Publish(ctx, records)
-		if err != nil {
-			p.cfg.Metrics.publishError()
-		}
+		p.cfg.Metrics.publishAttempt(p.cfg.Now().Sub(start), err)
 		return err
 	})
 	if err != nil {
@@ -383,8 +397,9 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 		return res, fmt.Errorf("publish %d entries of asset %q: %w", len(records), asset, err)
 	}
 	res.published = len(records)
-	p.cfg.Metrics.publishedEntries(len(records))
+	p.cfg.Metrics.acknowledged(fresh, p.cfg.Now())
 	if err := p.cfg.Checkpoints.CommitAsset(key, cp.Advance(fresh, p.cfg.LateWindow, observed)); err != nil {
+		p.cfg.Metrics.commitFailed()
 		return res, fmt.Errorf("after publishing %d entries: %w", len(records), err)
 	}
 	p.cfg.Metrics.committed(p.cfg.Now())

@@ -36,14 +36,8 @@ func serveMetrics(addr string, reg *prometheus.Registry, poller *pipeline.Poller
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !poller.Ready() {
-			http.Error(w, "no poll round has completed yet", http.StatusServiceUnavailable)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		if err := sink.Ready(ctx); err != nil {
-			http.Error(w, "kafka: "+err.Error(), http.StatusServiceUnavailable)
+		if err := readiness(r.Context(), poller, sink); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -60,6 +54,21 @@ func serveMetrics(addr string, reg *prometheus.Registry, poller *pipeline.Poller
 	}()
 	logger.Info("serving metrics", "addr", "http://"+ln.Addr().String()+"/metrics")
 	return srv, nil
+}
+
+// readiness says why the producer is not ready, or nil when a round has
+// completed and the broker answers within 5 seconds. /readyz and the
+// assetjoblog_ready gauge both ask it.
+func readiness(ctx context.Context, poller *pipeline.Poller, sink readinessChecker) error {
+	if !poller.Ready() {
+		return errors.New("no poll round has completed yet")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := sink.Ready(ctx); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	return nil
 }
 
 func isTerminal(w io.Writer) bool {

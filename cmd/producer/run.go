@@ -116,6 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	metrics.SetReadinessCheck(func() bool { return readiness(context.WithoutCancel(ctx), poller, sink) == nil })
 
 	if cfg.MetricsAddr != "" {
 		srv, err := serveMetrics(cfg.MetricsAddr, reg, poller, sink, logger)
@@ -244,6 +245,9 @@ func newIPSClient(cfg *config, logger *slog.Logger, metrics *pipeline.Metrics) (
 		MaxResponseBytes: cfg.IPSMaxResponseBytes,
 		Observer: func(op string, d time.Duration, err error) {
 			metrics.ObserveIPSCall(op, ipsOutcome(err), d)
+			if err != nil {
+				metrics.ObserveIPSError(ipsErrorKind(err))
+			}
 		},
 	})
 	if err != nil {
@@ -264,6 +268,27 @@ func ipsOutcome(err error) string {
 		return "transport"
 	}
 	return "error"
+}
+
+// ipsErrorKind classifies a failed IPS call for assetjoblog_ips_errors_total.
+func ipsErrorKind(err error) string {
+	var fault *ips.Fault
+	var transport *ips.TransportError
+	switch {
+	case errors.As(err, &fault):
+		switch fault.Kind {
+		case ips.FaultAuthentication, ips.FaultAuthorization, ips.FaultAPI:
+			return fault.Kind.String()
+		}
+		return "unknown_fault"
+	case errors.As(err, &transport):
+		return "transport"
+	case errors.Is(err, ips.ErrMalformedResponse):
+		return "malformed"
+	case errors.Is(err, ips.ErrResponseTooLarge):
+		return "too_large"
+	}
+	return "other"
 }
 
 func loadCAs(path string) (*x509.CertPool, error) {
