@@ -87,7 +87,11 @@ func (l *CatalogLister) List(ctx context.Context, company string) ([]string, Cat
 		st.Passes = pass
 		shrank := false
 		total := -1
-		read := 0 // rows received in this pass, in the server's order
+		read := 0      // rows received in this pass, in the server's order
+		inPass := seen // distinct handles received in this pass
+		if pass > 1 {
+			inPass = map[string]struct{}{}
+		}
 		for page := 1; ; page++ {
 			var pg CatalogPage
 			err := l.Retry.Do(ctx, func(ctx context.Context) error {
@@ -119,19 +123,25 @@ func (l *CatalogLister) List(ctx context.Context, company string) ([]string, Cat
 					continue
 				}
 				if _, ok := seen[h]; ok {
-					dups++
-					continue
+					if _, again := inPass[h]; again || pass == 1 {
+						dups++
+					}
+				} else {
+					seen[h] = struct{}{}
+					out = append(out, h)
 				}
-				seen[h] = struct{}{}
-				out = append(out, h)
+				inPass[h] = struct{}{}
 			}
-			if dups > 0 && pass == 1 {
+			if dups > 0 {
 				st.Duplicates += dups
 				logger.Warn("asset handles repeated across catalog pages; each is listed once", "company", company,
 					"page", page, "repeated", dups)
 			}
 			read += len(pg.Handles)
-			if len(pg.Handles) == 0 || read >= total {
+			// Done when this pass has received as many distinct assets as
+			// the catalog holds now: a repeated handle means a row moved,
+			// so rows received alone would overstate the progress.
+			if len(pg.Handles) == 0 || len(inPass) >= total {
 				break
 			}
 			if len(pg.Handles) < perPage {
@@ -163,3 +173,52 @@ func (l *CatalogLister) List(ctx context.Context, company string) ([]string, Cat
 }
 
 var errCatalogUnstable = errors.New("the catalog kept shrinking while it was listed; no complete listing was obtained (retried next round)")
+
+// listCatalog lists the company's catalog under the source retry policy and
+// keeps the assets this producer owns.
+func (p *Poller) listCatalog(ctx context.Context, stats *RoundStats) ([]string, error) {
+	l := CatalogLister{Source: p.cfg.Catalog, PageSize: p.cfg.CatalogPageSize, Retry: p.retrySource(), Wait: p.wait, Logger: p.cfg.Logger}
+	all, st, err := l.List(ctx, p.cfg.CompanyHandle)
+	stats.CatalogCalls += st.Calls
+	if err != nil {
+		if !p.fatal(err) && ctx.Err() == nil {
+			return nil, fmt.Errorf("%w: %w", ErrIncomplete, err)
+		}
+		return nil, err
+	}
+	p.cfg.Metrics.catalogListed(len(all))
+	owned := all[:0:0]
+	for _, a := range all {
+		if p.cfg.Owns(a) {
+			owned = append(owned, a)
+		}
+	}
+	p.cfg.Logger.Info("catalog listed", "company", p.cfg.CompanyHandle, "assets", len(all), "owned", len(owned),
+		"search_calls", st.Calls, "pages", st.Pages)
+	return owned, nil
+}
+
+// allAssetsRound polls every owned asset of the catalog, listing it again
+// when the last listing is older than CatalogRefresh. A listing that fails
+// transiently leaves the previous one in use, if there is one.
+func (p *Poller) allAssetsRound(ctx context.Context) (RoundStats, error) {
+	var stats RoundStats
+	now := p.cfg.Now()
+	if p.catalog == nil || now.Sub(p.catalogAt) >= p.cfg.CatalogRefresh {
+		assets, err := p.listCatalog(ctx, &stats)
+		switch {
+		case err == nil:
+			p.catalog, p.catalogAt = assets, now
+		case errors.Is(err, ErrIncomplete) && p.catalog != nil:
+			p.cfg.Logger.Warn("catalog listing failed; polling the previous listing", "assets", len(p.catalog), "err", err)
+		default:
+			return stats, err
+		}
+	}
+	if p.cfg.OnTotal != nil {
+		p.cfg.OnTotal(len(p.catalog))
+	}
+	st, err := p.assetsRound(ctx, p.catalog)
+	st.CatalogCalls = stats.CatalogCalls
+	return st, err
+}

@@ -45,6 +45,9 @@ type Metrics struct {
 	deadLetters     *prometheus.CounterVec
 	commits         prometheus.Counter
 	commitErrors    prometheus.Counter
+	catalogAssets   prometheus.Gauge
+	backfillTotal   prometheus.Gauge
+	backfillDone    prometheus.Gauge
 	lastCommitNanos atomic.Int64
 	readiness       atomic.Pointer[func() bool]
 
@@ -137,6 +140,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "assetjoblog_discovery_jobs_in_flight",
 			Help: "Jobs still running at the end of the last discovery round; they are revisited.",
 		}),
+		catalogAssets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "assetjoblog_catalog_assets",
+			Help: "Assets the last catalog listing (searchAssets) returned.",
+		}),
+		backfillTotal: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "assetjoblog_backfill_assets_total",
+			Help: "Assets the backfill works through (the catalog's totalRows, owned assets only); 0 without a backfill.",
+		}),
+		backfillDone: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "assetjoblog_backfill_assets_done",
+			Help: "Assets of the backfill whose whole log is published and committed.",
+		}),
 		commits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "assetjoblog_checkpoint_commits_total",
 			Help: "Successful checkpoint commits (one per asset with new entries, one per discovery round).",
@@ -213,7 +228,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.ipsCalls, m.ipsLatency, m.ipsErrors, m.published, m.publishErrors, m.publishLatency,
 		m.freshness, m.retries, m.roundDuration, m.rounds, m.lastSuccess, m.pollInterval, m.assetsFailed,
 		m.roundAssets, m.roundCalls, m.assetsTouched, m.jobsInFlight, m.futureDated, m.deadLetters, m.commits, m.commitErrors, checkpointAge, ready,
-		m.groupPartitions, m.groupAssets, m.groupStatePartitions, m.groupRebalances, m.groupGeneration, m.groupRestore)
+		m.groupPartitions, m.groupAssets, m.groupStatePartitions, m.groupRebalances, m.groupGeneration, m.groupRestore,
+		m.catalogAssets, m.backfillTotal, m.backfillDone)
 	return m
 }
 
@@ -351,8 +367,22 @@ func (m *Metrics) round(s RoundStats, outcome string, end time.Time) {
 	m.roundCalls.WithLabelValues("getAssetJobLogs").Set(float64(s.AssetCalls))
 	m.roundCalls.WithLabelValues("getJobLogs").Set(float64(s.JobLogCalls))
 	m.roundCalls.WithLabelValues("getJobLogDetails").Set(float64(s.JobDetailCalls))
+	m.roundCalls.WithLabelValues("searchAssets").Set(float64(s.CatalogCalls))
 	if s.Discovery {
 		m.assetsTouched.Set(float64(s.Assets))
 		m.jobsInFlight.Set(float64(s.JobsRunning))
+	}
+}
+
+func (m *Metrics) catalogListed(n int) {
+	if m != nil {
+		m.catalogAssets.Set(float64(n))
+	}
+}
+
+func (m *Metrics) backfillProgress(done, total int) {
+	if m != nil {
+		m.backfillDone.Set(float64(done))
+		m.backfillTotal.Set(float64(total))
 	}
 }

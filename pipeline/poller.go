@@ -34,6 +34,23 @@ type Config struct {
 	// Discovery, when set, finds each round's assets from the company's
 	// recent jobs instead of polling a fixed list.
 	Discovery *DiscoveryConfig
+	// AllAssets polls every asset Catalog lists (that Owns accepts). The
+	// list is made at the start of a round when CatalogRefresh has passed
+	// since the last one. Assets, AllAssets and Discovery are exclusive.
+	AllAssets bool
+	// Catalog lists the company's assets; required by AllAssets and by
+	// Discovery.Backfill.
+	Catalog CatalogSource
+	// CatalogRefresh is how long a catalog listing is reused by AllAssets.
+	// Default 0: a new listing every round.
+	CatalogRefresh time.Duration
+	// CatalogPageSize is the page size a listing asks for. Default
+	// DefaultCatalogPageSize.
+	CatalogPageSize int
+	// Owns reports whether this producer is the one that polls an asset of
+	// the catalog (AllAssets and the backfill), so that replicas can share
+	// it. Default: every asset.
+	Owns func(asset string) bool
 
 	Source      Source           // Required.
 	Encoder     Encoder          // Required.
@@ -86,6 +103,10 @@ type Config struct {
 	// number of entries published and committed (0 when it failed), for
 	// progress display.
 	OnAsset func(published int)
+	// OnTotal, when set, is called when the number of assets a round or a
+	// backfill works on becomes known from a catalog listing (totalRows,
+	// less what is not owned), for progress display.
+	OnTotal func(total int)
 }
 
 func (c *Config) setDefaults() {
@@ -113,6 +134,12 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.CatalogPageSize <= 0 {
+		c.CatalogPageSize = DefaultCatalogPageSize
+	}
+	if c.Owns == nil {
+		c.Owns = func(string) bool { return true }
+	}
 	if c.Discovery != nil {
 		c.Discovery.setDefaults()
 	}
@@ -123,10 +150,14 @@ func (c *Config) Validate() error {
 	switch {
 	case c.CompanyHandle == "":
 		return errors.New("pipeline config: CompanyHandle is required")
-	case len(c.Assets) == 0 && c.Discovery == nil:
-		return errors.New("pipeline config: Assets or Discovery is required")
-	case len(c.Assets) > 0 && c.Discovery != nil:
-		return errors.New("pipeline config: Assets and Discovery are exclusive")
+	case len(c.Assets) == 0 && c.Discovery == nil && !c.AllAssets:
+		return errors.New("pipeline config: Assets, AllAssets or Discovery is required")
+	case (len(c.Assets) > 0 && c.Discovery != nil) || (len(c.Assets) > 0 && c.AllAssets) || (c.AllAssets && c.Discovery != nil):
+		return errors.New("pipeline config: Assets, AllAssets and Discovery are exclusive")
+	case c.AllAssets && c.Catalog == nil:
+		return errors.New("pipeline config: Catalog is required with AllAssets")
+	case c.CatalogRefresh < 0:
+		return errors.New("pipeline config: CatalogRefresh must not be negative")
 	case c.Source == nil:
 		return errors.New("pipeline config: Source is required")
 	case c.Encoder == nil:
@@ -163,6 +194,10 @@ type Poller struct {
 	// fetching holds a token per IPS fetch in flight (Concurrency of them).
 	fetching chan struct{}
 	ready    atomic.Bool
+	// catalog is the last listing of AllAssets (owned assets only), made
+	// at catalogAt. Rounds do not overlap, so they need no lock.
+	catalog   []string
+	catalogAt time.Time
 }
 
 // NewPoller validates cfg, applies its defaults and returns a Poller.
@@ -185,6 +220,7 @@ type RoundStats struct {
 	AssetsFailed int // assets that failed with a transient error after all retries
 	Published    int // entries acknowledged by the broker
 	AssetCalls   int // getAssetJobLogs calls, retries included
+	CatalogCalls int // searchAssets calls, retries included
 	// Discovery rounds only.
 	Discovery      bool
 	JobLogCalls    int // getJobLogs calls, window splits and retries included
@@ -235,16 +271,19 @@ func (p *Poller) RunOnce(ctx context.Context) (RoundStats, error) {
 	start := p.cfg.Now()
 	var stats RoundStats
 	var err error
-	if p.cfg.Discovery != nil {
+	switch {
+	case p.cfg.Discovery != nil:
 		stats, err = p.discoveryRound(ctx)
-	} else {
+	case p.cfg.AllAssets:
+		stats, err = p.allAssetsRound(ctx)
+	default:
 		stats, err = p.assetsRound(ctx, p.cfg.Assets)
 	}
 	end := p.cfg.Now()
 	stats.Duration = end.Sub(start)
 	p.cfg.Metrics.round(stats, roundOutcome(ctx, err), end)
 	log := p.cfg.Logger.With("assets", stats.Assets, "published", stats.Published,
-		"failed", stats.AssetsFailed, "ips_calls", stats.AssetCalls+stats.JobLogCalls+stats.JobDetailCalls,
+		"failed", stats.AssetsFailed, "ips_calls", stats.AssetCalls+stats.JobLogCalls+stats.JobDetailCalls+stats.CatalogCalls,
 		"duration_ms", stats.Duration.Milliseconds())
 	if stats.Discovery {
 		log = log.With("jobs", stats.Jobs, "jobs_running", stats.JobsRunning)

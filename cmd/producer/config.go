@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/assetjoblog/assetjoblog/internal/ips"
 )
 
 // envPrefix starts the environment variable of every flag: -ips-url reads
@@ -49,6 +51,13 @@ type config struct {
 	Since           time.Duration
 	DiscoverOverlap time.Duration
 	DiscoverRows    int
+
+	AllAssets         bool
+	Backfill          bool
+	CatalogRefresh    time.Duration
+	CatalogFolder     string
+	CatalogAssetTypes string
+	CatalogTrashState string
 
 	Brokers               string
 	Topic                 string
@@ -116,6 +125,11 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.Discover, "discover", false, "discovery mode: poll only the assets that the company's recent jobs touched (no asset list)")
 	fs.DurationVar(&c.Since, "since", 24*time.Hour, "discovery mode: how far back the first round looks")
 	fs.DurationVar(&c.DiscoverOverlap, "discover-overlap", 15*time.Minute, "discovery mode: how far before the cursor each round looks again for late jobs")
+	fs.BoolVar(&c.AllAssets, "all-assets", false, "assets mode over every asset searchAssets lists (see -catalog-*); exclusive with -assets, -assets-file and -discover")
+	fs.DurationVar(&c.CatalogRefresh, "catalog-refresh", 0, "-all-assets: reuse a catalog listing for this long (0: list it again every round)")
+	fs.StringVar(&c.CatalogFolder, "catalog-folder", "", "-all-assets: only assets under this folder path, subfolders included (empty: the company root)")
+	fs.StringVar(&c.CatalogAssetTypes, "catalog-asset-types", "", "-all-assets: comma-separated asset types to list, e.g. Image,Video (empty: all)")
+	fs.StringVar(&c.CatalogTrashState, "catalog-trash-state", "NotInTrash", "-all-assets: NotInTrash, InTrash or Any")
 	fs.IntVar(&c.DiscoverRows, "discover-rows", 500, "discovery mode: getJobLogs numRows; a window returning this many jobs is split and asked again")
 
 	fs.StringVar(&c.Brokers, "brokers", "localhost:9092", "comma-separated Kafka bootstrap brokers")
@@ -313,6 +327,9 @@ func (c *config) Validate() error {
 	if err := oneOf("progress", c.Progress, "auto", "on", "off"); err != nil {
 		return err
 	}
+	if err := oneOf("catalog-trash-state", c.CatalogTrashState, "NotInTrash", "InTrash", "Any"); err != nil {
+		return err
+	}
 	if err := oneOf("kafka-sasl-mechanism", c.KafkaSASLMechanism, "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"); err != nil {
 		return err
 	}
@@ -325,6 +342,8 @@ func (c *config) Validate() error {
 		return fmt.Errorf("-poll-interval: must be positive, got %s", c.PollInterval)
 	case c.DiscoverRows < 1:
 		return fmt.Errorf("-discover-rows: must be at least 1, got %d", c.DiscoverRows)
+	case c.CatalogRefresh < 0:
+		return fmt.Errorf("-catalog-refresh: must not be negative, got %s", c.CatalogRefresh)
 	case c.Since <= 0:
 		return fmt.Errorf("-since: must be positive, got %s", c.Since)
 	case c.IPSMaxResponseBytes <= 0:
@@ -343,8 +362,10 @@ func (c *config) Validate() error {
 		return errors.New("-company is required")
 	case c.Discover && (c.Assets != "" || c.AssetsFile != ""):
 		return errors.New("-discover polls the assets it finds: do not give -assets or -assets-file with it")
-	case !c.Discover && c.Assets == "" && c.AssetsFile == "":
-		return errors.New("-assets or -assets-file is required (or -discover)")
+	case c.AllAssets && (c.Assets != "" || c.AssetsFile != "" || c.Discover):
+		return errors.New("-all-assets polls every asset of the catalog: do not give -assets, -assets-file or -discover with it")
+	case !c.Discover && !c.AllAssets && c.Assets == "" && c.AssetsFile == "":
+		return errors.New("-assets or -assets-file is required (or -all-assets, or -discover)")
 	case strings.TrimSpace(c.Brokers) == "":
 		return errors.New("-brokers is required")
 	case c.Topic == "":
@@ -359,4 +380,9 @@ func (c *config) Validate() error {
 		return fmt.Errorf("-user-email hash needs a key: set %s or -user-email-key-file", envUserEmailKey)
 	}
 	return nil
+}
+
+// searchFilter is the catalog filter of -all-assets and -backfill.
+func (c *config) searchFilter() ips.SearchFilter {
+	return ips.SearchFilter{Folder: c.CatalogFolder, AssetTypes: splitList(c.CatalogAssetTypes), TrashState: c.CatalogTrashState}
 }

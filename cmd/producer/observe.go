@@ -118,6 +118,16 @@ func (p *progress) asset(published int) {
 	_ = p.bar.Add(1)
 }
 
+// total sets the number of assets once a catalog listing tells it.
+func (p *progress) total(n int) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bar.ChangeMax(n)
+}
+
 func (p *progress) finish() {
 	if p == nil {
 		return

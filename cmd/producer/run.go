@@ -91,11 +91,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:  logger,
 		Metrics: metrics,
 	}
-	if cfg.Discover {
+	if cfg.AllAssets || cfg.Backfill {
+		pcfg.Catalog = &ips.Catalog{Client: client, Filter: cfg.searchFilter()}
+		pcfg.CatalogRefresh = cfg.CatalogRefresh
+	}
+	switch {
+	case cfg.AllAssets:
+		pcfg.AllAssets = true
+	case cfg.Discover:
 		pcfg.Discovery = &pipeline.DiscoveryConfig{
 			Jobs: client, Checkpoints: store, Since: cfg.Since, Overlap: cfg.DiscoverOverlap, NumRows: cfg.DiscoverRows,
 		}
-	} else {
+	default:
 		if pcfg.Assets, err = cfg.assetList(); err != nil {
 			return &usageError{err}
 		}
@@ -106,11 +113,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var bar *progress
 	if cfg.Once && wantProgress(cfg, stderr) {
 		total := len(pcfg.Assets)
-		if cfg.Discover {
+		if cfg.Discover || cfg.AllAssets {
 			total = -1
 		}
 		bar = newProgress(stderr, total)
 		pcfg.OnAsset = bar.asset
+		pcfg.OnTotal = bar.total
 	}
 	poller, err := pipeline.NewPoller(pcfg)
 	if err != nil {
@@ -163,7 +171,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func mode(cfg *config) string {
-	if cfg.Discover {
+	switch {
+	case cfg.AllAssets:
+		return "all-assets"
+	case cfg.Discover && cfg.Backfill:
+		return "discover+backfill"
+	case cfg.Discover:
 		return "discover"
 	}
 	return "assets"
