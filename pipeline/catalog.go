@@ -215,9 +215,7 @@ func (p *Poller) allAssetsRound(ctx context.Context) (RoundStats, error) {
 			return stats, err
 		}
 	}
-	if p.cfg.OnTotal != nil {
-		p.cfg.OnTotal(len(p.catalog))
-	}
+	p.addTotal(len(p.catalog))
 	st, err := p.assetsRound(ctx, p.catalog)
 	st.CatalogCalls = stats.CatalogCalls
 	return st, err

@@ -26,6 +26,10 @@ type DiscoveryConfig struct {
 	// MinWindow is the smallest window that is still split; a window this
 	// short that is still full is an error. Default 1s.
 	MinWindow time.Duration
+	// Backfill, when set, makes discovery start with a one-time backfill of
+	// every asset of Config.Catalog (that Config.Owns accepts), whole logs,
+	// with its progress kept here. Default nil: no backfill.
+	Backfill BackfillCheckpoints
 }
 
 func (c *DiscoveryConfig) setDefaults() {
@@ -79,6 +83,11 @@ func (p *Poller) discoveryRound(ctx context.Context) (RoundStats, error) {
 	d := p.cfg.Discovery
 	company := p.cfg.CompanyHandle
 	stats := RoundStats{Discovery: true}
+	if d.Backfill != nil {
+		if err := p.backfill(ctx, &stats); err != nil {
+			return stats, err
+		}
+	}
 	cp, err := d.Checkpoints.LoadDiscovery(company)
 	if err != nil {
 		return stats, fmt.Errorf("load discovery checkpoint of company %q: %w", company, err)
@@ -134,8 +143,12 @@ func (p *Poller) discoveryRound(ctx context.Context) (RoundStats, error) {
 		}
 	}
 
+	p.addTotal(len(assets))
 	st, err := p.assetsRound(ctx, assets)
-	stats.Assets, stats.AssetsFailed, stats.Published, stats.AssetCalls = st.Assets, st.AssetsFailed, st.Published, st.AssetCalls
+	stats.Assets += st.Assets
+	stats.AssetsFailed += st.AssetsFailed
+	stats.Published += st.Published
+	stats.AssetCalls += st.AssetCalls
 	if err != nil {
 		// Nothing of the cursor moves: the next round lists the same jobs
 		// and the asset checkpoints skip what was published.

@@ -175,6 +175,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Discovery != nil {
+		if c.Discovery.Backfill != nil && c.Catalog == nil {
+			return errBackfillNeedsCatalog
+		}
 		return c.Discovery.validate()
 	}
 	return nil
@@ -198,6 +201,8 @@ type Poller struct {
 	// at catalogAt. Rounds do not overlap, so they need no lock.
 	catalog   []string
 	catalogAt time.Time
+	// announced is the total told to OnTotal so far.
+	announced int
 }
 
 // NewPoller validates cfg, applies its defaults and returns a Poller.

@@ -15,12 +15,14 @@ const (
 	StateAsset StateKind = "assets"
 	// StateDiscovery holds a DiscoveryCheckpoint; the key names the company only.
 	StateDiscovery StateKind = "discovery"
+	// StateBackfill holds a BackfillCheckpoint; the key names the company only.
+	StateBackfill StateKind = "backfill"
 )
 
 // StateKinds returns every kind of checkpoint value, for stores that verify
 // or create them all.
 func StateKinds() []StateKind {
-	return []StateKind{StateAsset, StateDiscovery}
+	return []StateKind{StateAsset, StateDiscovery, StateBackfill}
 }
 
 // StateKey identifies one checkpoint value.
@@ -90,6 +92,7 @@ type Checkpoints struct {
 var (
 	_ AssetCheckpoints     = (*Checkpoints)(nil)
 	_ DiscoveryCheckpoints = (*Checkpoints)(nil)
+	_ BackfillCheckpoints  = (*Checkpoints)(nil)
 )
 
 // NewCheckpoints returns the checkpoints kept in store.
@@ -143,6 +146,21 @@ func (c *Checkpoints) CommitDiscovery(company string, cp DiscoveryCheckpoint) er
 	return c.commit(key, encodeDiscovery(key, cp))
 }
 
+// LoadBackfill returns the backfill progress of a company, or the zero value.
+func (c *Checkpoints) LoadBackfill(company string) (BackfillCheckpoint, error) {
+	return load(c, backfillStateKey(company), decodeBackfill)
+}
+
+// CommitBackfill durably replaces the backfill progress of a company.
+func (c *Checkpoints) CommitBackfill(company string, cp BackfillCheckpoint) error {
+	key := backfillStateKey(company)
+	return c.commit(key, encodeBackfill(key, cp))
+}
+
+func backfillStateKey(company string) StateKey {
+	return StateKey{Kind: StateBackfill, Company: company}
+}
+
 func assetStateKey(k AssetKey) StateKey {
 	return StateKey{Kind: StateAsset, Company: k.CompanyHandle, Name: k.AssetHandle}
 }
@@ -163,6 +181,8 @@ func VerifyStateValue(key StateKey, value []byte) error {
 		_, err = decodeAsset(key, value)
 	case StateDiscovery:
 		_, err = decodeDiscovery(key, value)
+	case StateBackfill:
+		_, err = decodeBackfill(key, value)
 	default:
 		err = fmt.Errorf("unknown kind %q", key.Kind)
 	}

@@ -16,6 +16,7 @@ import (
 //
 //	asset:     version, hasWatermark, watermarkMillis, n, n × (len, id, logDateMillis), crc
 //	discovery: version, hasCursor, cursorMillis, n, n × (len, jobHandle, startMillis), crc
+//	backfill:  version, complete, startedMillis, done, len, lastHandle, crc
 //
 // A format change adds a version and keeps reading the older ones.
 
@@ -148,4 +149,56 @@ func encodeDiscovery(key StateKey, cp DiscoveryCheckpoint) []byte {
 func decodeDiscovery(key StateKey, v []byte) (DiscoveryCheckpoint, error) {
 	t, set, err := decodeTimeSet(key, v)
 	return DiscoveryCheckpoint{Cursor: t, Done: set}, err
+}
+
+func encodeBackfill(key StateKey, cp BackfillCheckpoint) []byte {
+	b := []byte{formatVersion, 0}
+	if cp.Complete {
+		b[1] = 1
+	}
+	b = binary.AppendVarint(b, cp.Started.UnixMilli())
+	b = binary.AppendUvarint(b, uint64(cp.Done))
+	b = binary.AppendUvarint(b, uint64(len(cp.LastHandle)))
+	b = append(b, cp.LastHandle...)
+	return seal(key, b)
+}
+
+func decodeBackfill(key StateKey, v []byte) (BackfillCheckpoint, error) {
+	var cp BackfillCheckpoint
+	r, err := unseal(key, v)
+	if err != nil {
+		return cp, err
+	}
+	if len(r) < 2 {
+		return cp, errors.New("value too short")
+	}
+	if r[0] != formatVersion {
+		return cp, fmt.Errorf("unknown format version %d", r[0])
+	}
+	switch r[1] {
+	case 0:
+	case 1:
+		cp.Complete = true
+	default:
+		return cp, fmt.Errorf("bad complete flag %d", r[1])
+	}
+	r = r[2:]
+	ms, n := binary.Varint(r)
+	if n <= 0 {
+		return cp, errors.New("bad start time")
+	}
+	cp.Started = time.UnixMilli(ms).UTC()
+	r = r[n:]
+	done, n := binary.Uvarint(r)
+	if n <= 0 || done > 1<<40 {
+		return cp, errors.New("bad done count")
+	}
+	cp.Done = int(done)
+	r = r[n:]
+	l, n := binary.Uvarint(r)
+	if n <= 0 || l != uint64(len(r)-n) {
+		return cp, errors.New("bad last handle length")
+	}
+	cp.LastHandle = string(r[n:])
+	return cp, nil
 }

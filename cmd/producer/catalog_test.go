@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/assetjoblog/assetjoblog/internal/ips/ipstest"
 )
@@ -66,6 +68,68 @@ func TestAllAssetsPublishesTheWholeCatalog(t *testing.T) {
 			if !strings.Contains(r.err.Error(), want) {
 				t.Errorf("error %q does not say %q", r.err, want)
 			}
+		}
+	})
+}
+
+// TestBackfillThenFollow is the journey a new user takes: -discover
+// -backfill publishes every asset's whole history, activity during and
+// after the backfill is published exactly once, and later runs go straight
+// to discovery.
+func TestBackfillThenFollow(t *testing.T) {
+	ctx := t.Context()
+	const n = 3000
+	s := newStack(t, n, 2, ipstest.WithLatency(time.Millisecond))
+	// The base history is older than -since: only the backfill publishes
+	// it. A tiny overlap shows that discovery takes over from the
+	// backfill's start, not from its end.
+	args := func(extra ...string) []string {
+		return s.catalogArgs(append([]string{"-discover", "-backfill", "-once", "-since", "1h", "-discover-overlap", "1ms",
+			"-concurrency", "16"}, extra...)...)
+	}
+
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args("-progress", "on"), s.env(), &stdout, &stderr) }()
+	// While the backfill runs: activity on assets it has done, on assets it
+	// has not reached, and on an asset created meanwhile.
+	for s.sim.Calls(ipstest.OpGetAssetJobLogs) < n/3 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	fresh := s.sim.AddAssets(1)
+	s.sim.AddActivity([]int{0, 1, n - 1, fresh[0]}, 2)
+	job := s.sim.StartJob([]int{2, n - 2}, 1)
+	if err := <-done; err != nil {
+		t.Fatalf("first run: %v\n%s", err, stderr.String())
+	}
+	want := s.expected(t)
+	if len(want) != n*2+4*2+2 {
+		t.Fatalf("simulator holds %d entries, want %d", len(want), n*2+10)
+	}
+	checkExactlyOnce(t, s.topic(t, len(want)), want)
+	if out := stderr.String(); !strings.Contains(out, fmt.Sprintf("/%d", n)) {
+		t.Errorf("the progress bar does not count to the catalog's %d assets:\n%.2000s", n, out)
+	}
+
+	t.Run("later runs follow activity and make no searchAssets call", func(t *testing.T) {
+		s.sim.ResetCalls()
+		if err := s.sim.AppendToJob(job, []int{3}, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.sim.EndJob(job); err != nil {
+			t.Fatal(err)
+		}
+		s.sim.AddActivity([]int{5, fresh[0]}, 1)
+		if r := runProducer(ctx, args(), s.env()); r.err != nil {
+			t.Fatal(r)
+		}
+		want := s.expected(t)
+		checkExactlyOnce(t, s.topic(t, len(want)), want)
+		if got := s.sim.Calls(ipstest.OpSearchAssets); got != 0 {
+			t.Errorf("searchAssets calls after the backfill: %d, want 0", got)
+		}
+		if got := s.sim.Calls(ipstest.OpGetAssetJobLogs); got > 10 {
+			t.Errorf("getAssetJobLogs calls: %d, want only the few assets with activity", got)
 		}
 	})
 }

@@ -126,10 +126,11 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.Since, "since", 24*time.Hour, "discovery mode: how far back the first round looks")
 	fs.DurationVar(&c.DiscoverOverlap, "discover-overlap", 15*time.Minute, "discovery mode: how far before the cursor each round looks again for late jobs")
 	fs.BoolVar(&c.AllAssets, "all-assets", false, "assets mode over every asset searchAssets lists (see -catalog-*); exclusive with -assets, -assets-file and -discover")
+	fs.BoolVar(&c.Backfill, "backfill", false, "with -discover: first publish the whole log of every asset searchAssets lists (see -catalog-*), once and resumably, then follow activity from the backfill's start")
 	fs.DurationVar(&c.CatalogRefresh, "catalog-refresh", 0, "-all-assets: reuse a catalog listing for this long (0: list it again every round)")
-	fs.StringVar(&c.CatalogFolder, "catalog-folder", "", "-all-assets: only assets under this folder path, subfolders included (empty: the company root)")
-	fs.StringVar(&c.CatalogAssetTypes, "catalog-asset-types", "", "-all-assets: comma-separated asset types to list, e.g. Image,Video (empty: all)")
-	fs.StringVar(&c.CatalogTrashState, "catalog-trash-state", "NotInTrash", "-all-assets: NotInTrash, InTrash or Any")
+	fs.StringVar(&c.CatalogFolder, "catalog-folder", "", "-all-assets and -backfill: only assets under this folder path, subfolders included (empty: the company root)")
+	fs.StringVar(&c.CatalogAssetTypes, "catalog-asset-types", "", "-all-assets and -backfill: comma-separated asset types to list, e.g. Image,Video (empty: all)")
+	fs.StringVar(&c.CatalogTrashState, "catalog-trash-state", "NotInTrash", "-all-assets and -backfill: NotInTrash, InTrash or Any")
 	fs.IntVar(&c.DiscoverRows, "discover-rows", 500, "discovery mode: getJobLogs numRows; a window returning this many jobs is split and asked again")
 
 	fs.StringVar(&c.Brokers, "brokers", "localhost:9092", "comma-separated Kafka bootstrap brokers")
@@ -344,6 +345,8 @@ func (c *config) Validate() error {
 		return fmt.Errorf("-discover-rows: must be at least 1, got %d", c.DiscoverRows)
 	case c.CatalogRefresh < 0:
 		return fmt.Errorf("-catalog-refresh: must not be negative, got %s", c.CatalogRefresh)
+	case c.Backfill && !c.Discover:
+		return errors.New("-backfill works with -discover (-all-assets polls the whole catalog every round instead)")
 	case c.Since <= 0:
 		return fmt.Errorf("-since: must be positive, got %s", c.Since)
 	case c.IPSMaxResponseBytes <= 0:

@@ -89,6 +89,7 @@ func TestBadConfigurationIsOneClearLine(t *testing.T) {
 		{"assets with discover", append(base, "-discover"), env, "-discover"},
 		{"assets with all-assets", append(base, "-all-assets"), env, "-all-assets polls every asset of the catalog"},
 		{"discover with all-assets", []string{"-ips-url", "https://x/y", "-ips-user", "u", "-company", "c", "-discover", "-all-assets"}, env, "-all-assets polls every asset"},
+		{"backfill without discover", []string{"-ips-url", "https://x/y", "-ips-user", "u", "-company", "c", "-all-assets", "-backfill"}, env, "-backfill works with -discover"},
 		{"bad trash state", append(base, "-catalog-trash-state", "Bin"), env, `-catalog-trash-state: "Bin" is not one of`},
 		{"no asset source", []string{"-ips-url", "https://x/y", "-ips-user", "u", "-company", "c"}, env, "-assets or -assets-file is required"},
 		{"hash without key", append(base, "-user-email", "hash"), env, "PRODUCER_USER_EMAIL_KEY"},

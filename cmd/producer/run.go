@@ -102,6 +102,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		pcfg.Discovery = &pipeline.DiscoveryConfig{
 			Jobs: client, Checkpoints: store, Since: cfg.Since, Overlap: cfg.DiscoverOverlap, NumRows: cfg.DiscoverRows,
 		}
+		if cfg.Backfill {
+			pcfg.Discovery.Backfill = store
+		}
 	default:
 		if pcfg.Assets, err = cfg.assetList(); err != nil {
 			return &usageError{err}

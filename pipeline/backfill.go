@@ -1,0 +1,138 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// BackfillCheckpoint is the durable progress of the one-time backfill that
+// starts discovery mode with every asset's whole log.
+//
+// The backfill works through the catalog in creation order (searchAssets
+// sorted by Created ascending) in chunks; after each chunk is published and
+// committed it records how far it got. A restart lists the catalog again
+// and resumes after LastHandle, so a crash never starts it over.
+type BackfillCheckpoint struct {
+	// Started is when the backfill began. Discovery then starts from here
+	// (minus its overlap), so an entry written while the backfill runs is
+	// found by discovery if the backfill polled its asset before it.
+	Started time.Time
+	// Done counts the assets of the listing, in creation order, whose whole
+	// log is published and committed; LastHandle is the last of them.
+	Done       int
+	LastHandle string
+	// Complete is set once every asset was done: later runs go straight to
+	// discovery and make no searchAssets call.
+	Complete bool
+}
+
+// BackfillCheckpoints is the durable store of backfill progress, one per
+// company. CommitBackfill is durable when it returns.
+type BackfillCheckpoints interface {
+	LoadBackfill(companyHandle string) (BackfillCheckpoint, error)
+	CommitBackfill(companyHandle string, cp BackfillCheckpoint) error
+}
+
+// backfillChunk is how many assets the backfill works on between two
+// progress commits: a crash redoes at most this many (each costs a
+// getAssetJobLogs call; their entries are skipped by the asset checkpoints),
+// and the chunk's tail, where fewer fetches than Concurrency are in flight,
+// costs about one IPS latency per chunk.
+const backfillChunk = 1000
+
+// backfill runs the backfill to its end, or resumes it, unless it is
+// complete. It returns nil once it is complete; on an error the progress
+// committed so far stays, and the next round resumes from it.
+func (p *Poller) backfill(ctx context.Context, stats *RoundStats) error {
+	d := p.cfg.Discovery
+	company := p.cfg.CompanyHandle
+	bf, err := d.Backfill.LoadBackfill(company)
+	if err != nil {
+		return fmt.Errorf("load backfill progress of company %q: %w", company, err)
+	}
+	if bf.Complete {
+		return nil
+	}
+	commit := func() error {
+		if err := d.Backfill.CommitBackfill(company, bf); err != nil {
+			return fmt.Errorf("commit backfill progress of company %q: %w", company, err)
+		}
+		return nil
+	}
+	if bf.Started.IsZero() {
+		bf.Started = p.cfg.Now().UTC().Truncate(time.Millisecond)
+		if err := commit(); err != nil {
+			return err
+		}
+	}
+	assets, err := p.listCatalog(ctx, stats)
+	if err != nil {
+		return fmt.Errorf("backfill: %w", err)
+	}
+	from := 0
+	if bf.LastHandle != "" {
+		if i := slices.Index(assets, bf.LastHandle); i >= 0 {
+			from = i + 1
+		} else {
+			// The last asset done left the listing (deleted or trashed):
+			// its position is unknown, so start over; every asset already
+			// published costs one call and publishes nothing again.
+			p.cfg.Logger.Warn("the last backfilled asset is no longer listed; the backfill goes through the catalog again",
+				"company", company, "asset", bf.LastHandle, "done_before", bf.Done)
+		}
+	}
+	total := len(assets)
+	p.cfg.Logger.Info("backfill", "company", company, "assets", total, "done", from, "started", bf.Started)
+	p.cfg.Metrics.backfillProgress(from, total)
+	p.addTotal(total - from)
+	for lo := from; lo < total; lo += backfillChunk {
+		hi := min(lo+backfillChunk, total)
+		st, err := p.assetsRound(ctx, assets[lo:hi])
+		stats.Assets += st.Assets
+		stats.AssetsFailed += st.AssetsFailed
+		stats.Published += st.Published
+		stats.AssetCalls += st.AssetCalls
+		if err != nil {
+			return fmt.Errorf("backfill of assets %d to %d of %d: %w", lo+1, hi, total, err)
+		}
+		bf.Done, bf.LastHandle = hi, assets[hi-1]
+		if err := commit(); err != nil {
+			return err
+		}
+		p.cfg.Metrics.backfillProgress(hi, total)
+	}
+	bf.Complete = true
+	bf.Done = total
+	if err := commit(); err != nil {
+		return err
+	}
+	// Discovery takes over from the backfill's start. A cursor that is
+	// already set (discovery ran before) is kept: it is further ahead.
+	cp, err := d.Checkpoints.LoadDiscovery(company)
+	if err != nil {
+		return fmt.Errorf("load discovery checkpoint of company %q: %w", company, err)
+	}
+	if cp.Cursor.IsZero() {
+		cp.Cursor = bf.Started
+		if err := d.Checkpoints.CommitDiscovery(company, cp); err != nil {
+			return fmt.Errorf("commit discovery checkpoint of company %q: %w", company, err)
+		}
+	}
+	p.cfg.Logger.Info("backfill complete; following activity from its start", "company", company, "assets", total,
+		"started", bf.Started, "duration", p.cfg.Now().Sub(bf.Started).Round(time.Millisecond))
+	return nil
+}
+
+// addTotal tells Config.OnTotal that n more assets are to be worked on.
+func (p *Poller) addTotal(n int) {
+	if p.cfg.OnTotal == nil {
+		return
+	}
+	p.announced += n
+	p.cfg.OnTotal(p.announced)
+}
+
+var errBackfillNeedsCatalog = errors.New("pipeline config: Catalog is required with Discovery.Backfill")

@@ -1,0 +1,134 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/assetjoblog/assetjoblog/pipeline"
+	"github.com/assetjoblog/assetjoblog/pipeline/pipelinetest"
+)
+
+// noJobs is a JobSource of a company without recent jobs; it records the
+// windows asked for.
+type noJobs struct{ starts []time.Time }
+
+func (n *noJobs) JobLogs(_ context.Context, _ string, start, _ time.Time, _ int) ([]pipeline.Job, error) {
+	n.starts = append(n.starts, start)
+	return []pipeline.Job{}, nil
+}
+func (*noJobs) JobAssets(context.Context, string, string) ([]string, error) { return nil, nil }
+
+func TestBackfillStateRoundTrip(t *testing.T) {
+	st := pipelinetest.NewState()
+	cps := pipeline.NewCheckpoints(st)
+	want := pipeline.BackfillCheckpoint{Started: time.UnixMilli(1_700_000_000_123).UTC(), Done: 12_345, LastHandle: "a|6|1|12344"}
+	if err := cps.CommitBackfill("c|6", want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cps.LoadBackfill("c|6")
+	if err != nil || got != want {
+		t.Fatalf("got %+v (%v), want %+v", got, err, want)
+	}
+	key := pipeline.StateKey{Kind: pipeline.StateBackfill, Company: "c|6"}
+	v, _ := st.Get(key)
+	if err := pipeline.VerifyStateValue(key, v); err != nil {
+		t.Errorf("verify: %v", err)
+	}
+	for i := range v {
+		bad := append([]byte(nil), v...)
+		bad[i] ^= 0x10
+		if err := pipeline.VerifyStateValue(key, bad); err == nil {
+			t.Errorf("a flipped bit at byte %d went unnoticed", i)
+		}
+	}
+	if err := st.Put(key, v[:len(v)-1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cps.LoadBackfill("c|6"); !errors.Is(err, pipeline.ErrCorruptState) {
+		t.Errorf("truncated value: got %v, want ErrCorruptState", err)
+	}
+}
+
+func TestBackfillResumesWhereItStopped(t *testing.T) {
+	ctx := context.Background()
+	cat := &pagedCatalog{handles: handles(2500)}
+	var mu sync.Mutex
+	polled := map[string]int{}
+	src := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		polled[asset]++
+		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil
+	})
+	cps := pipelinetest.NewCheckpoints()
+	sink := &pipelinetest.Sink{}
+	stop := errors.New("broker gone for good")
+	published := 0
+	sink.Fail = func(r []pipeline.Record) error {
+		if published >= 1500 {
+			return stop
+		}
+		published += len(r)
+		return nil
+	}
+	clock := t0
+	jobs := &noJobs{}
+	newPoller := func() *pipeline.Poller {
+		p, err := pipeline.NewPoller(pipeline.Config{
+			CompanyHandle: "c|6", Catalog: cat, CatalogPageSize: 1000,
+			Discovery: &pipeline.DiscoveryConfig{Jobs: jobs, Checkpoints: cps, Backfill: cps, Overlap: time.Minute},
+			Source:    src, Encoder: pipelinetest.JSONEncoder{}, Sink: sink, Checkpoints: cps,
+			Concurrency: 1, Fatal: func(err error) bool { return errors.Is(err, stop) },
+			Now: func() time.Time { return clock },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if _, err := newPoller().RunOnce(ctx); !errors.Is(err, stop) {
+		t.Fatalf("first run: got %v, want it stopped by the sink", err)
+	}
+	bf, _ := cps.LoadBackfill("c|6")
+	if bf.Done != 1000 || bf.LastHandle != "a|6|1|999" || bf.Complete || !bf.Started.Equal(t0) {
+		t.Fatalf("progress after the stop: %+v, want the first chunk of 1000 done", bf)
+	}
+
+	sink.Fail = nil
+	clock = t0.Add(time.Hour)
+	st, err := newPoller().RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Assets != 1500 {
+		t.Errorf("resumed run worked on %d assets, want the 1500 not done", st.Assets)
+	}
+	for i, h := range handles(2500) {
+		// The chunk that stopped is redone; its assets' entries are not
+		// published twice.
+		if got := polled[h]; (i < 1000 && got != 1) || got < 1 || got > 2 {
+			t.Fatalf("asset %d polled %d times", i, got)
+		}
+	}
+	if ids := sink.EventIDs(); len(ids) != 2500 {
+		t.Errorf("published %d entries, want 2500 (every asset's one entry once)", len(ids))
+	}
+	bf, _ = cps.LoadBackfill("c|6")
+	if !bf.Complete || bf.Done != 2500 {
+		t.Errorf("after the backfill: %+v, want complete", bf)
+	}
+	if len(jobs.starts) != 1 || !jobs.starts[0].Equal(t0.Add(-time.Minute)) {
+		t.Errorf("discovery after the backfill listed jobs from %v, want from the backfill's start minus the overlap, %v", jobs.starts, t0.Add(-time.Minute))
+	}
+
+	cat.calls = 0
+	if _, err := newPoller().RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cat.calls != 0 {
+		t.Errorf("a run after the backfill made %d searchAssets calls, want 0", cat.calls)
+	}
+}
