@@ -35,6 +35,7 @@ type Metrics struct {
 	roundDuration   prometheus.Histogram
 	rounds          *prometheus.CounterVec
 	lastSuccess     prometheus.Gauge
+	lastDuration    prometheus.Gauge
 	pollInterval    prometheus.Gauge
 	assetsFailed    prometheus.Counter
 	roundAssets     prometheus.Gauge
@@ -115,6 +116,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "assetjoblog_last_round_success_timestamp_seconds",
 			Help: "Unix time at which the last round that completed every asset ended (0 before the first).",
+		}),
+		lastDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "assetjoblog_last_round_duration_seconds",
+			Help: "Duration of the last round that ended, whatever its outcome. Rounds start every poll interval, or back to back when a round lasts longer.",
 		}),
 		pollInterval: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "assetjoblog_poll_interval_seconds",
@@ -226,7 +231,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		return 0
 	})
 	reg.MustRegister(m.ipsCalls, m.ipsLatency, m.ipsErrors, m.published, m.publishErrors, m.publishLatency,
-		m.freshness, m.retries, m.roundDuration, m.rounds, m.lastSuccess, m.pollInterval, m.assetsFailed,
+		m.freshness, m.retries, m.roundDuration, m.rounds, m.lastSuccess, m.lastDuration, m.pollInterval, m.assetsFailed,
 		m.roundAssets, m.roundCalls, m.assetsTouched, m.jobsInFlight, m.futureDated, m.deadLetters, m.commits, m.commitErrors, checkpointAge, ready,
 		m.groupPartitions, m.groupAssets, m.groupStatePartitions, m.groupRebalances, m.groupGeneration, m.groupRestore,
 		m.catalogAssets, m.backfillTotal, m.backfillDone)
@@ -359,6 +364,7 @@ func (m *Metrics) round(s RoundStats, outcome string, end time.Time) {
 	}
 	m.roundDuration.Observe(s.Duration.Seconds())
 	m.rounds.WithLabelValues(outcome).Inc()
+	m.lastDuration.Set(s.Duration.Seconds())
 	if outcome == roundOK {
 		m.lastSuccess.Set(float64(end.UnixNano()) / 1e9)
 	}

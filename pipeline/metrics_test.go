@@ -155,9 +155,11 @@ func TestMetricsOfFailures(t *testing.T) {
 		}
 		now = t0.Add(time.Hour)
 		src.fail["a|1"] = []error{errors.New("bad asset")}
+		src.delay = func() { now = now.Add(40 * time.Second) }
 		if _, err := p.RunOnce(context.Background()); !errors.Is(err, pipeline.ErrIncomplete) {
 			t.Fatalf("got %v, want ErrIncomplete", err)
 		}
+		wantMetric(t, reg, 40, "assetjoblog_last_round_duration_seconds")
 		wantMetric(t, reg, 1, "assetjoblog_rounds_total", "outcome", "ok")
 		wantMetric(t, reg, 1, "assetjoblog_rounds_total", "outcome", "incomplete")
 		wantMetric(t, reg, 1, "assetjoblog_assets_failed_total")

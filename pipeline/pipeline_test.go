@@ -165,11 +165,17 @@ type scripted struct {
 	mu   sync.Mutex
 	logs map[string][]pipeline.AssetJobLog
 	fail map[string][]error // errors returned by the next calls for an asset
+	// delay, when set, is called (under the lock) at each call, e.g. to
+	// advance a test clock.
+	delay func()
 }
 
 func (s *scripted) AssetJobLogs(_ context.Context, company, asset string) ([]pipeline.AssetJobLog, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.delay != nil {
+		s.delay()
+	}
 	if errs := s.fail[asset]; len(errs) > 0 {
 		s.fail[asset] = errs[1:]
 		return nil, errs[0]
