@@ -49,6 +49,10 @@ type Metrics struct {
 	catalogAssets   prometheus.Gauge
 	backfillTotal   prometheus.Gauge
 	backfillDone    prometheus.Gauge
+	reconcileRead   prometheus.Counter
+	reconcileTime   prometheus.Histogram
+	dupsAvoided     prometheus.Counter
+	ambiguous       prometheus.Counter
 	lastCommitNanos atomic.Int64
 	readiness       atomic.Pointer[func() bool]
 
@@ -211,6 +215,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []DeadLetterReason{ReasonMalformed, ReasonTooLarge} {
 		m.deadLetters.WithLabelValues(string(r))
 	}
+	m.reconcileRead = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "assetjoblog_reconcile_records_read_total",
+		Help: "Records read back from the topic to reconcile writes of unknown outcome and, at start, the uncommitted tail.",
+	})
+	m.reconcileTime = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "assetjoblog_reconcile_duration_seconds",
+		Help:    "Duration of a read-back of the topic (at start, after a write of unknown outcome).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 18),
+	})
+	m.dupsAvoided = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "assetjoblog_duplicates_avoided_total",
+		Help: "Entries found already on the topic by a read-back, and therefore not sent again.",
+	})
+	m.ambiguous = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "assetjoblog_publish_ambiguous_total",
+		Help: "Records of failed writes whose outcome was unknown (reconciled before being sent again).",
+	})
 	checkpointAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "assetjoblog_checkpoint_age_seconds",
 		Help: "Seconds since the last successful checkpoint commit (0 before the first).",
@@ -234,7 +255,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.freshness, m.retries, m.roundDuration, m.rounds, m.lastSuccess, m.lastDuration, m.pollInterval, m.assetsFailed,
 		m.roundAssets, m.roundCalls, m.assetsTouched, m.jobsInFlight, m.futureDated, m.deadLetters, m.commits, m.commitErrors, checkpointAge, ready,
 		m.groupPartitions, m.groupAssets, m.groupStatePartitions, m.groupRebalances, m.groupGeneration, m.groupRestore,
-		m.catalogAssets, m.backfillTotal, m.backfillDone)
+		m.catalogAssets, m.backfillTotal, m.backfillDone,
+		m.reconcileRead, m.reconcileTime, m.dupsAvoided, m.ambiguous)
 	return m
 }
 
@@ -390,5 +412,24 @@ func (m *Metrics) backfillProgress(done, total int) {
 	if m != nil {
 		m.backfillDone.Set(float64(done))
 		m.backfillTotal.Set(float64(total))
+	}
+}
+
+func (m *Metrics) reconciled(records int, d time.Duration) {
+	if m != nil {
+		m.reconcileRead.Add(float64(records))
+		m.reconcileTime.Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) duplicatesAvoided(n int) {
+	if m != nil && n > 0 {
+		m.dupsAvoided.Add(float64(n))
+	}
+}
+
+func (m *Metrics) publishAmbiguous(n int) {
+	if m != nil && n > 0 {
+		m.ambiguous.Add(float64(n))
 	}
 }

@@ -56,6 +56,9 @@ type Config struct {
 	Encoder     Encoder          // Required.
 	Sink        Sink             // Required.
 	Checkpoints AssetCheckpoints // Required.
+	// Reconcile, when set, makes publishing exactly once (see
+	// ReconcileConfig). Default: at least once.
+	Reconcile *ReconcileConfig
 
 	// Concurrency is how many IPS fetches are in flight at once; as many
 	// assets again may be publishing and committing meanwhile. Default 8.
@@ -143,6 +146,9 @@ func (c *Config) setDefaults() {
 	if c.Discovery != nil {
 		c.Discovery.setDefaults()
 	}
+	if c.Reconcile != nil {
+		c.Reconcile.setDefaults()
+	}
 }
 
 // Validate reports the first missing or invalid field.
@@ -174,6 +180,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("pipeline config: Assets[%d] is empty", i)
 		}
 	}
+	if c.Reconcile != nil {
+		if err := c.Reconcile.validate(); err != nil {
+			return err
+		}
+	}
 	if c.Discovery != nil {
 		if c.Discovery.Backfill != nil && c.Catalog == nil {
 			return errBackfillNeedsCatalog
@@ -203,6 +214,10 @@ type Poller struct {
 	catalogAt time.Time
 	// announced is the total told to OnTotal so far.
 	announced int
+	// bounds tracks the writes not yet committed, with Config.Reconcile.
+	bounds *bounds
+	// started is set once the topic has been read back at start.
+	started bool
 }
 
 // NewPoller validates cfg, applies its defaults and returns a Poller.
@@ -213,6 +228,9 @@ func NewPoller(cfg Config) (*Poller, error) {
 	cfg.setDefaults()
 	p := &Poller{cfg: cfg, fetching: make(chan struct{}, cfg.Concurrency)}
 	cfg.Metrics.setPollInterval(cfg.PollInterval)
+	if cfg.Reconcile != nil {
+		p.bounds = newBounds(*cfg.Reconcile, cfg.Now)
+	}
 	if cfg.RequestRate > 0 {
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RequestRate), 1)
 	}
@@ -273,6 +291,9 @@ func (p *Poller) Run(ctx context.Context) error {
 // wrapping ErrIncomplete when some assets failed transiently, or the first
 // permanent error, which stops the round.
 func (p *Poller) RunOnce(ctx context.Context) (RoundStats, error) {
+	if err := p.start(ctx); err != nil {
+		return RoundStats{}, err
+	}
 	start := p.cfg.Now()
 	var stats RoundStats
 	var err error
@@ -283,6 +304,9 @@ func (p *Poller) RunOnce(ctx context.Context) (RoundStats, error) {
 		stats, err = p.allAssetsRound(ctx)
 	default:
 		stats, err = p.assetsRound(ctx, p.cfg.Assets)
+	}
+	if rerr := p.roundEnd(ctx); rerr != nil && err == nil {
+		err = rerr
 	}
 	end := p.cfg.Now()
 	stats.Duration = end.Sub(start)
@@ -427,15 +451,11 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 			Headers: []Header{
 				{Key: HeaderEventID, Value: []byte(fresh[i].EventID)},
 				{Key: HeaderContentType, Value: contentType},
+				{Key: HeaderLogDate, Value: logDateHeader(fresh[i].LogDate)},
 			},
 		}
 	}
-	err = p.retrySink().Do(ctx, func(ctx context.Context) error {
-		start := p.cfg.Now()
-		err := p.cfg.Sink.Publish(ctx, records)
-		p.cfg.Metrics.publishAttempt(p.cfg.Now().Sub(start), err)
-		return err
-	})
+	release, err := p.publish(ctx, asset, records)
 	if err != nil {
 		res.transient = !p.fatal(err)
 		return res, fmt.Errorf("publish %d entries of asset %q: %w", len(records), asset, err)
@@ -446,7 +466,13 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 		p.cfg.Metrics.commitFailed()
 		return res, fmt.Errorf("after publishing %d entries: %w", len(records), err)
 	}
+	release()
 	p.cfg.Metrics.committed(p.cfg.Now())
+	if p.bounds != nil {
+		if err := p.bounds.advance(ctx, p.cfg.Reconcile.Partitioner.Partition(records[0].Key), false); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
 }
 

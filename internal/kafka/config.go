@@ -19,7 +19,6 @@ const (
 	DefaultBatchBytes   = 1 << 20
 	DefaultWriteTimeout = 10 * time.Second
 	DefaultDialTimeout  = 5 * time.Second
-	DefaultMaxAttempts  = 10
 	DefaultClientID     = "assetjoblog"
 )
 
@@ -83,12 +82,6 @@ type Config struct {
 	//
 	// Default: 5s.
 	DialTimeout time.Duration
-
-	// MaxAttempts is how many times kafka-go tries to deliver a batch before
-	// Publish reports the failure (its own transport-level retries).
-	//
-	// Default: 10.
-	MaxAttempts int
 
 	// TLS configures encryption of the connections to the brokers.
 	//
@@ -203,9 +196,6 @@ func (c *Config) setDefaults() {
 	if c.DialTimeout == 0 {
 		c.DialTimeout = DefaultDialTimeout
 	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = DefaultMaxAttempts
-	}
 	if c.SASL.Mechanism == "" {
 		c.SASL.Mechanism = SASLNone
 	}
@@ -260,8 +250,6 @@ func (c *Config) validate() error {
 		return bad("WriteTimeout", "%v is negative", c.WriteTimeout)
 	case c.DialTimeout < 0:
 		return bad("DialTimeout", "%v is negative", c.DialTimeout)
-	case c.MaxAttempts < 1:
-		return bad("MaxAttempts", "%d is less than 1", c.MaxAttempts)
 	case c.Partitions < 1 && c.Partitions != -1:
 		return bad("Partitions", "%d is neither positive nor -1 (broker default)", c.Partitions)
 	case c.ReplicationFactor < 1 && c.ReplicationFactor != -1:
@@ -320,10 +308,10 @@ const redacted = "[REDACTED]"
 // String describes the configuration without the SASL password.
 func (c Config) String() string {
 	return fmt.Sprintf("kafka.Config{Brokers:%v Topic:%q Compression:%q BatchTimeout:%v BatchSize:%d BatchBytes:%d "+
-		"WriteTimeout:%v DialTimeout:%v MaxAttempts:%d TLS:%+v SASL:%v CreateTopic:%t Partitions:%d "+
+		"WriteTimeout:%v DialTimeout:%v TLS:%+v SASL:%v CreateTopic:%t Partitions:%d "+
 		"ReplicationFactor:%d ClientID:%q}",
 		c.Brokers, c.Topic, c.Compression, c.BatchTimeout, c.BatchSize, c.BatchBytes,
-		c.WriteTimeout, c.DialTimeout, c.MaxAttempts, c.TLS, c.SASL, c.CreateTopic, c.Partitions,
+		c.WriteTimeout, c.DialTimeout, c.TLS, c.SASL, c.CreateTopic, c.Partitions,
 		c.ReplicationFactor, c.ClientID)
 }
 
@@ -341,7 +329,6 @@ func (c Config) LogValue() slog.Value {
 		slog.Int64("batch_bytes", c.BatchBytes),
 		slog.Duration("write_timeout", c.WriteTimeout),
 		slog.Duration("dial_timeout", c.DialTimeout),
-		slog.Int("max_attempts", c.MaxAttempts),
 		slog.Bool("tls", c.TLS.Enabled),
 		slog.Any("sasl", c.SASL),
 		slog.Bool("create_topic", c.CreateTopic),

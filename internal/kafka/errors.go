@@ -134,3 +134,104 @@ func permanentBrokerError(e kafkago.Error) bool {
 	}
 	return false
 }
+
+// NotAppended reports whether err, returned by Publish, proves that none of
+// the records it concerns was appended to the topic, so that sending them
+// again cannot duplicate them: the writer was closed, a record was too large
+// to send, no connection could be opened (refused, unknown host, TLS
+// handshake rejected), or the partition leader rejected the request before
+// appending (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
+// UNKNOWN_TOPIC_OR_PARTITION, NOT_ENOUGH_REPLICAS, an invalid or oversized
+// record, an authorization failure).
+//
+// It reports false for nil and for every error whose outcome is unknown: a
+// timeout (the client's or the broker's REQUEST_TIMED_OUT),
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND, a connection lost after the request
+// went out, a cancelled context (kafka-go may still write the batch), an
+// error it does not recognise. Records of such a write may be on the topic;
+// the pipeline reads the partition back before sending them again.
+//
+// A kafka.WriteErrors proves nothing was appended when every failed record's
+// error does; its nil entries are records that were acknowledged.
+func NotAppended(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrClosed) || errors.Is(err, io.ErrClosedPipe) {
+		return true
+	}
+	var werr kafkago.WriteErrors
+	if errors.As(err, &werr) {
+		failed := 0
+		for _, e := range werr {
+			if e == nil {
+				continue
+			}
+			if !NotAppended(e) {
+				return false
+			}
+			failed++
+		}
+		return failed > 0
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var tooLarge kafkago.MessageTooLargeError
+	if errors.As(err, &tooLarge) {
+		return true
+	}
+	var kerr kafkago.Error
+	if errors.As(err, &kerr) {
+		return rejectedBeforeAppend(kerr)
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		hostname         x509.HostnameError
+		verifyErr        *tls.CertificateVerificationError
+	)
+	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &verifyErr)
+}
+
+// rejectedBeforeAppend lists the produce error codes with which a partition
+// leader refuses a request without appending any of it. Codes such as
+// REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND, NETWORK_EXCEPTION,
+// KAFKA_STORAGE_ERROR or UNKNOWN_SERVER_ERROR are left out: the records may
+// be in the log.
+func rejectedBeforeAppend(e kafkago.Error) bool {
+	switch e {
+	case kafkago.NotLeaderForPartition,
+		kafkago.LeaderNotAvailable,
+		kafkago.UnknownTopicOrPartition,
+		kafkago.NotEnoughReplicas,
+		kafkago.InvalidTopic,
+		kafkago.TopicAuthorizationFailed,
+		kafkago.ClusterAuthorizationFailed,
+		kafkago.SASLAuthenticationFailed,
+		kafkago.UnsupportedSASLMechanism,
+		kafkago.IllegalSASLState,
+		kafkago.MessageSizeTooLarge,
+		kafkago.RecordListTooLarge,
+		kafkago.InvalidRecord,
+		kafkago.InvalidMessage,
+		kafkago.InvalidMessageSize,
+		kafkago.InvalidTimestamp,
+		kafkago.InvalidRequiredAcks,
+		kafkago.InvalidRequest,
+		kafkago.UnsupportedVersion,
+		kafkago.UnsupportedForMessageFormat,
+		kafkago.UnsupportedCompressionType,
+		kafkago.PolicyViolation,
+		kafkago.InvalidPartitionNumber:
+		return true
+	}
+	return false
+}

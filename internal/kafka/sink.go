@@ -12,11 +12,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/assetjoblog/assetjoblog/pipeline"
 )
@@ -32,6 +34,13 @@ type Sink struct {
 	transport *kafkago.Transport
 	client    *kafkago.Client
 	writer    *kafkago.Writer
+	// admin reads the topic back and asks what kafka-go cannot (franz-go).
+	admin *kgo.Client
+	tls   *tls.Config
+	// balancer and partitionIDs map keys to partitions as the writer does,
+	// over the partition count read at start-up.
+	balancer     *kafkago.Murmur2Balancer
+	partitionIDs []int
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -73,16 +82,29 @@ func NewSink(ctx context.Context, cfg Config) (*Sink, error) {
 	}
 	addr := kafkago.TCP(cfg.Brokers...)
 	logger := cfg.Logger
+	admin, err := newAdminClient(cfg, tlsConfig)
+	if err != nil {
+		return nil, err
+	}
+	balancer := &kafkago.Murmur2Balancer{}
 	s := &Sink{
 		cfg:       cfg,
+		admin:     admin,
+		tls:       tlsConfig,
+		balancer:  balancer,
 		brokers:   fmt.Sprint(cfg.Brokers),
 		transport: transport,
 		client:    &kafkago.Client{Addr: addr, Timeout: cfg.WriteTimeout, Transport: transport},
 		writer: &kafkago.Writer{
-			Addr:                   addr,
-			Topic:                  cfg.Topic,
-			Balancer:               &kafkago.Murmur2Balancer{},
-			MaxAttempts:            cfg.MaxAttempts,
+			Addr:     addr,
+			Topic:    cfg.Topic,
+			Balancer: balancer,
+			// One attempt per Publish: a retry inside the writer would
+			// re-send a batch whose first attempt may have been appended
+			// (a timeout says nothing about that). The pipeline owns the
+			// retries, and reads the partition back first when the outcome
+			// is unknown (see NotAppended).
+			MaxAttempts:            1,
 			BatchSize:              cfg.BatchSize,
 			BatchBytes:             cfg.BatchBytes,
 			BatchTimeout:           cfg.BatchTimeout,
@@ -100,6 +122,7 @@ func NewSink(ctx context.Context, cfg Config) (*Sink, error) {
 	}
 	if err := s.ensureTopic(ctx); err != nil {
 		transport.CloseIdleConnections()
+		admin.Close()
 		return nil, err
 	}
 	return s, nil
@@ -115,7 +138,7 @@ func (s *Sink) ensureTopic(ctx context.Context) error {
 		return err
 	}
 	if exists {
-		return nil
+		return s.readPartitions(ctx)
 	}
 	if !s.cfg.CreateTopic {
 		return s.topicNotFound()
@@ -133,7 +156,32 @@ func (s *Sink) ensureTopic(ctx context.Context) error {
 	if err := res.Errors[s.cfg.Topic]; err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
 		return fmt.Errorf("kafka: create topic %q on brokers %s: %w", s.cfg.Topic, s.brokers, err)
 	}
-	return nil
+	return s.readPartitions(ctx)
+}
+
+// readPartitions reads the topic's partition count, waiting out a topic
+// just created whose partitions are not in the metadata yet.
+func (s *Sink) readPartitions(ctx context.Context) error {
+	for {
+		md, err := s.client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{s.cfg.Topic}})
+		if err != nil {
+			return fmt.Errorf("kafka: metadata of topic %q from brokers %s: %w", s.cfg.Topic, s.brokers, err)
+		}
+		for _, t := range md.Topics {
+			if t.Name == s.cfg.Topic && t.Error == nil && len(t.Partitions) > 0 {
+				s.partitionIDs = make([]int, len(t.Partitions))
+				for i := range s.partitionIDs {
+					s.partitionIDs[i] = i
+				}
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: metadata of topic %q from brokers %s: no partitions: %w", s.cfg.Topic, s.brokers, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // topicExists asks the cluster's metadata whether the topic exists and has
@@ -166,10 +214,11 @@ func (s *Sink) topicNotFound() error {
 // its key by murmur2 as the Java client does, and returns once every record
 // is acknowledged by all in-sync replicas (acks=all), or with an error.
 //
-// It does not retry beyond kafka-go's own MaxAttempts. On error some records
-// may have been written; the error is a *PublishError saying how many failed
-// and why, wrapping ErrTopicNotFound when the topic has gone, and is
-// classified by IsRetryable. When ctx ends first, Publish returns with the
+// It makes one attempt, and does not retry. On error some records may have
+// been written; the error is a *PublishError saying how many failed and why,
+// wrapping ErrTopicNotFound when the topic has gone, classified by
+// IsRetryable and NotAppended, and reporting each record's outcome
+// (RecordOutcomes). When ctx ends first, Publish returns with the
 // context's error while the records already handed to the writer may still
 // be written.
 //
@@ -262,6 +311,36 @@ func (e *PublishError) Error() string {
 	return fmt.Sprintf("kafka: publish to topic %q: %d of %d records failed: %s", e.Topic, e.Failed, e.Total, why)
 }
 
+// RecordOutcomes says, for each record of the failed Publish in the order
+// given, whether it was acknowledged, proven not appended (NotAppended), or
+// of unknown outcome. It implements pipeline.RecordOutcomes.
+func (e *PublishError) RecordOutcomes() []pipeline.PublishOutcome {
+	out := make([]pipeline.PublishOutcome, e.Total)
+	var werr kafkago.WriteErrors
+	if !errors.As(e.Err, &werr) || len(werr) != e.Total {
+		// No per-record report: the same outcome for all.
+		o := pipeline.OutcomeUnknown
+		if NotAppended(e.Err) {
+			o = pipeline.OutcomeNotWritten
+		}
+		for i := range out {
+			out[i] = o
+		}
+		return out
+	}
+	for i, err := range werr {
+		switch {
+		case err == nil:
+			out[i] = pipeline.OutcomeWritten
+		case NotAppended(err):
+			out[i] = pipeline.OutcomeNotWritten
+		default:
+			out[i] = pipeline.OutcomeUnknown
+		}
+	}
+	return out
+}
+
 // Unwrap returns the writer's error and the distinct causes.
 func (e *PublishError) Unwrap() []error {
 	return append([]error{e.Err}, e.causes...)
@@ -310,6 +389,7 @@ func (s *Sink) Close() error {
 			s.closeErr = fmt.Errorf("kafka: close writer of topic %q: %w", s.cfg.Topic, err)
 		}
 		s.transport.CloseIdleConnections()
+		s.admin.Close()
 	})
 	return s.closeErr
 }

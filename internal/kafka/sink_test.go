@@ -406,7 +406,7 @@ func failProduce(c *kfake.Cluster, code int16) (stop func()) {
 func TestPublishBrokerErrors(t *testing.T) {
 	t.Run("not enough replicas is retryable and counted", func(t *testing.T) {
 		brokers, c := kafkatest.NewCluster(t, "jobs", 2)
-		s := newSink(t, kafka.Config{Brokers: brokers, Topic: "jobs", MaxAttempts: 2})
+		s := newSink(t, kafka.Config{Brokers: brokers, Topic: "jobs"})
 		stop := failProduce(c, kerr.NotEnoughReplicas.Code)
 		sent := records(10, 10)
 		err := s.Publish(testContext(t), sent)
@@ -436,7 +436,7 @@ func TestPublishBrokerErrors(t *testing.T) {
 
 	t.Run("topic authorization failed is permanent", func(t *testing.T) {
 		brokers, c := kafkatest.NewCluster(t, "jobs", 1)
-		s := newSink(t, kafka.Config{Brokers: brokers, Topic: "jobs", MaxAttempts: 1})
+		s := newSink(t, kafka.Config{Brokers: brokers, Topic: "jobs"})
 		defer failProduce(c, kerr.TopicAuthorizationFailed.Code)()
 		err := s.Publish(testContext(t), records(3, 1))
 		if !errors.Is(err, kafkago.TopicAuthorizationFailed) {
@@ -447,32 +447,19 @@ func TestPublishBrokerErrors(t *testing.T) {
 		}
 	})
 
-	t.Run("transient leader change is retried by the writer", func(t *testing.T) {
+	t.Run("leader change is reported at once, proven not appended", func(t *testing.T) {
 		brokers, c := kafkatest.NewCluster(t, "jobs", 1)
 		s := newSink(t, kafka.Config{Brokers: brokers, Topic: "jobs"})
-		var once sync.Once
-		c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-			handled := false
-			var resp kmsg.Response
-			once.Do(func() {
-				r := req.(*kmsg.ProduceRequest)
-				pr := r.ResponseKind().(*kmsg.ProduceResponse)
-				for _, rt := range r.Topics {
-					st := kmsg.NewProduceResponseTopic()
-					st.Topic = rt.Topic
-					for _, rp := range rt.Partitions {
-						sp := kmsg.NewProduceResponseTopicPartition()
-						sp.Partition = rp.Partition
-						sp.ErrorCode = kerr.LeaderNotAvailable.Code
-						st.Partitions = append(st.Partitions, sp)
-					}
-					pr.Topics = append(pr.Topics, st)
-				}
-				resp, handled = pr, true
-			})
-			return resp, nil, handled
-		})
+		stop := failProduce(c, kerr.LeaderNotAvailable.Code)
 		sent := records(5, 2)
+		err := s.Publish(testContext(t), sent)
+		if !errors.Is(err, kafkago.LeaderNotAvailable) {
+			t.Fatalf("Publish = %v, want LeaderNotAvailable (the pipeline retries, not the writer)", err)
+		}
+		if !kafka.IsRetryable(err) || !kafka.NotAppended(err) {
+			t.Errorf("IsRetryable, NotAppended = %t, %t; want true, true", kafka.IsRetryable(err), kafka.NotAppended(err))
+		}
+		stop()
 		if err := s.Publish(testContext(t), sent); err != nil {
 			t.Fatalf("Publish: %v", err)
 		}
@@ -482,7 +469,7 @@ func TestPublishBrokerErrors(t *testing.T) {
 
 func TestPublishTopicDeleted(t *testing.T) {
 	brokers, _ := kafkatest.NewCluster(t, "jobs", 1)
-	s := newSink(t, kafka.Config{Brokers: brokers, Topic: "jobs", MaxAttempts: 2})
+	s := newSink(t, kafka.Config{Brokers: brokers, Topic: "jobs"})
 	if err := s.Publish(testContext(t), records(1, 1)); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
