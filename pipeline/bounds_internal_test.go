@@ -18,7 +18,7 @@ func (e *endAt) ReadTail(context.Context, int32, int64) ([]PublishedRecord, int6
 func TestBoundWaitsForWritesInFlight(t *testing.T) {
 	ctx := context.Background()
 	reader := &endAt{end: 0}
-	b := newBounds(ReconcileConfig{Reader: reader, AdvanceEvery: time.Hour}, time.Now)
+	b := newBounds(ReconcileConfig{Reader: reader, AdvanceEvery: time.Hour}, "c|6", time.Now)
 	b.set(0, 0)
 	w, _ := b.begin("a|1", 0) // sent, lands at offset 0
 	reader.end = 1            // the write is appended

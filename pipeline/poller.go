@@ -229,7 +229,7 @@ func NewPoller(cfg Config) (*Poller, error) {
 	p := &Poller{cfg: cfg, fetching: make(chan struct{}, cfg.Concurrency)}
 	cfg.Metrics.setPollInterval(cfg.PollInterval)
 	if cfg.Reconcile != nil {
-		p.bounds = newBounds(*cfg.Reconcile, cfg.Now)
+		p.bounds = newBounds(*cfg.Reconcile, cfg.CompanyHandle, cfg.Now)
 	}
 	if cfg.RequestRate > 0 {
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RequestRate), 1)

@@ -80,12 +80,14 @@ type Partitioner interface {
 
 // BoundCheckpoints is the durable store of reconciliation bounds: per data
 // partition, an offset at or before every record of the partition that was
-// written but whose asset checkpoint may not be committed.
+// written but whose asset checkpoint may not be committed. *Checkpoints
+// implements it.
 type BoundCheckpoints interface {
-	// LoadBounds returns the stored bounds; a partition without one is absent.
-	LoadBounds() (map[int32]int64, error)
-	// CommitBound stores the bound of one partition, durably when it returns.
-	CommitBound(partition int32, offset int64) error
+	// LoadBound returns the stored bound of a partition; ok is false when
+	// there is none.
+	LoadBound(company string, partition int32) (offset int64, ok bool, err error)
+	// CommitBound stores the bound of a partition, durably when it returns.
+	CommitBound(company string, partition int32, offset int64) error
 }
 
 // ReconcileConfig turns on exactly-once publishing: records whose write had
@@ -152,8 +154,9 @@ type ReconcileStats struct {
 // write is a map insert and delete; per partition, one EndOffset and one
 // state commit every AdvanceEvery at most.
 type bounds struct {
-	cfg ReconcileConfig
-	now func() time.Time
+	cfg     ReconcileConfig
+	company string
+	now     func() time.Time
 
 	mu    sync.Mutex
 	parts map[int32]*partitionBound
@@ -180,8 +183,8 @@ type ticket struct {
 	seq       uint64
 }
 
-func newBounds(cfg ReconcileConfig, now func() time.Time) *bounds {
-	return &bounds{cfg: cfg, now: now, parts: map[int32]*partitionBound{}, unresolved: map[string]*ticket{}}
+func newBounds(cfg ReconcileConfig, company string, now func() time.Time) *bounds {
+	return &bounds{cfg: cfg, company: company, now: now, parts: map[int32]*partitionBound{}, unresolved: map[string]*ticket{}}
 }
 
 func (b *bounds) part(p int32) *partitionBound {
@@ -279,7 +282,7 @@ func (b *bounds) advance(ctx context.Context, p int32, force bool) error {
 		b.mu.Unlock()
 		if ready {
 			if b.cfg.Bounds != nil {
-				if err := b.cfg.Bounds.CommitBound(p, cand); err != nil {
+				if err := b.cfg.Bounds.CommitBound(b.company, p, cand); err != nil {
 					return fmt.Errorf("commit reconciliation bound of partition %d: %w", p, err)
 				}
 			}
@@ -376,17 +379,16 @@ func (p *Poller) Reconcile(ctx context.Context, partitions []int32) (ReconcileSt
 	}
 	start := time.Now()
 	stats := ReconcileStats{Partitions: len(partitions)}
-	stored := map[int32]int64{}
-	if s := p.cfg.Reconcile.Bounds; s != nil {
-		var err error
-		if stored, err = s.LoadBounds(); err != nil {
-			return stats, fmt.Errorf("load reconciliation bounds: %w", err)
-		}
-	}
 	reader := p.cfg.Reconcile.Reader
 	for _, part := range partitions {
-		var end int64
-		from, ok := stored[part]
+		var end, from int64
+		var ok bool
+		if s := p.cfg.Reconcile.Bounds; s != nil {
+			var err error
+			if from, ok, err = s.LoadBound(p.cfg.CompanyHandle, part); err != nil {
+				return stats, fmt.Errorf("load reconciliation bound of partition %d: %w", part, err)
+			}
+		}
 		if !ok {
 			err := p.retrySink().Do(ctx, func(ctx context.Context) error {
 				var err error
@@ -415,7 +417,7 @@ func (p *Poller) Reconcile(ctx context.Context, partitions []int32) (ReconcileSt
 			stats.Assets += assets
 		}
 		if s := p.cfg.Reconcile.Bounds; s != nil && (!ok || end != from) {
-			if err := s.CommitBound(part, end); err != nil {
+			if err := s.CommitBound(p.cfg.CompanyHandle, part, end); err != nil {
 				return stats, fmt.Errorf("commit reconciliation bound of partition %d: %w", part, err)
 			}
 		}

@@ -17,12 +17,18 @@ const (
 	StateDiscovery StateKind = "discovery"
 	// StateBackfill holds a BackfillCheckpoint; the key names the company only.
 	StateBackfill StateKind = "backfill"
+	// StateBound holds a data partition's reconciliation bound; the key
+	// names the company and the partition (decimal).
+	StateBound StateKind = "bounds"
+	// StateTopic holds the TopicIdentity the state was built against; the
+	// key names the company only.
+	StateTopic StateKind = "topic"
 )
 
 // StateKinds returns every kind of checkpoint value, for stores that verify
 // or create them all.
 func StateKinds() []StateKind {
-	return []StateKind{StateAsset, StateDiscovery, StateBackfill}
+	return []StateKind{StateAsset, StateDiscovery, StateBackfill, StateBound, StateTopic}
 }
 
 // StateKey identifies one checkpoint value.
@@ -183,6 +189,10 @@ func VerifyStateValue(key StateKey, value []byte) error {
 		_, err = decodeDiscovery(key, value)
 	case StateBackfill:
 		_, err = decodeBackfill(key, value)
+	case StateBound:
+		_, err = decodeBound(key, value)
+	case StateTopic:
+		_, err = decodeTopic(key, value)
 	default:
 		err = fmt.Errorf("unknown kind %q", key.Kind)
 	}

@@ -17,6 +17,8 @@ import (
 //	asset:     version, hasWatermark, watermarkMillis, n, n × (len, id, logDateMillis), crc
 //	discovery: version, hasCursor, cursorMillis, n, n × (len, jobHandle, startMillis), crc
 //	backfill:  version, complete, startedMillis, done, len, lastHandle, crc
+//	bounds:    version, offset, crc
+//	topic:     version, len, clusterID, len, topic, 16-byte topic id, crc
 //
 // A format change adds a version and keeps reading the older ones.
 
@@ -201,4 +203,77 @@ func decodeBackfill(key StateKey, v []byte) (BackfillCheckpoint, error) {
 	}
 	cp.LastHandle = string(r[n:])
 	return cp, nil
+}
+
+// openPayload checks a value's checksum and version and returns the rest.
+func openPayload(key StateKey, v []byte) ([]byte, error) {
+	payload, err := unseal(key, v)
+	if err != nil {
+		return nil, err
+	}
+	if len(payload) < 1 {
+		return nil, errors.New("value too short")
+	}
+	if payload[0] != formatVersion {
+		return nil, fmt.Errorf("unknown format version %d", payload[0])
+	}
+	return payload[1:], nil
+}
+
+func encodeBound(key StateKey, offset int64) []byte {
+	return seal(key, binary.AppendVarint([]byte{formatVersion}, offset))
+}
+
+func decodeBound(key StateKey, v []byte) (int64, error) {
+	r, err := openPayload(key, v)
+	if err != nil {
+		return 0, err
+	}
+	offset, n := binary.Varint(r)
+	switch {
+	case n <= 0:
+		return 0, errors.New("bad offset")
+	case n != len(r):
+		return 0, fmt.Errorf("%d trailing bytes", len(r)-n)
+	case offset < 0:
+		return 0, fmt.Errorf("negative offset %d", offset)
+	}
+	return offset, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func readString(r []byte) (string, []byte, error) {
+	l, n := binary.Uvarint(r)
+	if n <= 0 || l > uint64(len(r)-n) {
+		return "", nil, errors.New("bad string length")
+	}
+	return string(r[n : n+int(l)]), r[n+int(l):], nil
+}
+
+func encodeTopic(key StateKey, t TopicIdentity) []byte {
+	b := appendString([]byte{formatVersion}, t.ClusterID)
+	b = appendString(b, t.Topic)
+	return seal(key, append(b, t.TopicID[:]...))
+}
+
+func decodeTopic(key StateKey, v []byte) (TopicIdentity, error) {
+	var t TopicIdentity
+	r, err := openPayload(key, v)
+	if err != nil {
+		return t, err
+	}
+	if t.ClusterID, r, err = readString(r); err != nil {
+		return t, fmt.Errorf("cluster id: %w", err)
+	}
+	if t.Topic, r, err = readString(r); err != nil {
+		return t, fmt.Errorf("topic: %w", err)
+	}
+	if len(r) != len(t.TopicID) {
+		return t, fmt.Errorf("topic id of %d bytes, want %d", len(r), len(t.TopicID))
+	}
+	copy(t.TopicID[:], r)
+	return t, nil
 }

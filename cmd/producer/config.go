@@ -69,6 +69,8 @@ type config struct {
 	KafkaSASLMechanism    string
 	KafkaSASLUser         string
 	KafkaSASLPasswordFile string
+	KafkaWriteTimeout     time.Duration
+	AdoptTopic            bool
 
 	SchemaRegistry             string
 	SchemaRegistryUser         string
@@ -143,6 +145,8 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.KafkaSASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (empty: none); password from "+envSASLPassword+" or -kafka-sasl-password-file")
 	fs.StringVar(&c.KafkaSASLUser, "kafka-sasl-user", "", "SASL user name")
 	fs.StringVar(&c.KafkaSASLPasswordFile, "kafka-sasl-password-file", "", "file holding the SASL password")
+	fs.DurationVar(&c.KafkaWriteTimeout, "kafka-write-timeout", 10*time.Second, "timeout of one produce request, acknowledgements included; a write that times out is read back before it is sent again")
+	fs.BoolVar(&c.AdoptTopic, "adopt-topic", false, "the state was built against another topic (renamed, re-created, another cluster) that this one already mirrors: bind the state to this topic and carry on from its checkpoints")
 
 	fs.StringVar(&c.SchemaRegistry, "schema-registry", "", "Schema Registry URL; when set records use the Confluent wire format, otherwise Avro single-object encoding")
 	fs.StringVar(&c.SchemaRegistryUser, "schema-registry-user", "", "Schema Registry basic-auth user; password from "+envRegistryPassword+" or -schema-registry-password-file")
@@ -153,7 +157,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.UserEmailKeyFile, "user-email-key-file", "", "file holding the HMAC key for -user-email hash")
 
 	fs.StringVar(&c.State, "state", "assetjoblog.state", "checkpoint file (bbolt)")
-	fs.BoolVar(&c.ResetState, "reset-state", false, "move an unreadable checkpoint file aside and start from scratch (re-publishes everything)")
+	fs.BoolVar(&c.ResetState, "reset-state", false, "move an unreadable checkpoint file, or one built against another topic, aside and start from scratch (re-publishes everything)")
 	fs.DurationVar(&c.PollInterval, "poll-interval", time.Minute, "pause between the starts of two poll rounds")
 	fs.BoolVar(&c.Once, "once", false, "run one round, publish, commit and exit")
 	fs.BoolVar(&c.Demo, "demo", false, "run against an in-process IPS simulator and embedded Kafka broker and print the records")
@@ -351,6 +355,10 @@ func (c *config) Validate() error {
 		return fmt.Errorf("-since: must be positive, got %s", c.Since)
 	case c.IPSMaxResponseBytes <= 0:
 		return fmt.Errorf("-ips-max-response-bytes: must be positive, got %d", c.IPSMaxResponseBytes)
+	case c.KafkaWriteTimeout <= 0:
+		return fmt.Errorf("-kafka-write-timeout: must be positive, got %s", c.KafkaWriteTimeout)
+	case c.AdoptTopic && c.ResetState:
+		return errors.New("-adopt-topic and -reset-state are exclusive: carry on from the state, or start over")
 	case c.Demo:
 		return nil
 	case c.IPSURL == "" && c.IPSRegion == "":

@@ -19,7 +19,7 @@ func fatal(err error) bool {
 	if errors.As(err, &fault) {
 		return fault.Kind == ips.FaultAuthentication || fault.Kind == ips.FaultAuthorization
 	}
-	if errors.Is(err, kafka.ErrTopicNotFound) || errors.Is(err, kafka.ErrClosed) {
+	if errors.Is(err, kafka.ErrTopicNotFound) || errors.Is(err, kafka.ErrClosed) || errors.Is(err, kafka.ErrTailGone) {
 		return true
 	}
 	for _, code := range []kafkago.Error{

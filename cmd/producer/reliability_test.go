@@ -361,8 +361,9 @@ func TestLeaderChanges(t *testing.T) {
 }
 
 // TestTopicDeletedWhileRunning deletes the topic under a running producer:
-// it stops with a clear message and commits nothing it could not publish,
-// so once the topic is back a rerun publishes the new entries.
+// it stops with a clear message and commits nothing it could not publish.
+// Once the topic is back the state refuses it (another topic id) until
+// -adopt-topic, and then the rerun publishes the new entries.
 func TestTopicDeletedWhileRunning(t *testing.T) {
 	s := newStack(t, 4, 2)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -401,7 +402,14 @@ func TestTopicDeletedWhileRunning(t *testing.T) {
 	if err != nil || cr.Errors[testTopic] != nil {
 		t.Fatalf("recreate topic: %v %v", err, cr)
 	}
-	if r := runProducer(ctx, s.args("-once"), s.env()); r.err != nil {
+	// The re-created topic is another topic: the state refuses it, with
+	// one line naming both, until told what to do.
+	r := runProducer(ctx, s.args("-once"), s.env())
+	code, line = oneLine(r.err)
+	if code != 1 || strings.Count(line, "\n") != 1 || !strings.Contains(line, "deleted and re-created") || !strings.Contains(line, "-adopt-topic") {
+		t.Errorf("rerun on the re-created topic: exit %d, %q; want exit 1 and one line saying the topic was re-created", code, line)
+	}
+	if r := runProducer(ctx, s.args("-once", "-adopt-topic"), s.env()); r.err != nil {
 		t.Fatalf("rerun after the topic is back: %v", r)
 	}
 	// Every entry added while the topic was gone is in the new topic: the

@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() { store.Close() }()
 
 	client, err := newIPSClient(cfg, logger, metrics)
 	if err != nil {
@@ -69,13 +69,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer sink.Close()
+	topic, err := checkTopic(ctx, sink, logger)
+	if err != nil {
+		return err
+	}
+	if store, err = bindState(ctx, cfg, logger, store, sink, topic.Identity); err != nil {
+		return err
+	}
 
 	pcfg := pipeline.Config{
-		CompanyHandle:   cfg.Company,
-		Source:          client,
-		Encoder:         encoder,
-		Sink:            sink,
-		Checkpoints:     store,
+		CompanyHandle: cfg.Company,
+		Source:        client,
+		Encoder:       encoder,
+		Sink:          sink,
+		Checkpoints:   store,
+		Reconcile: &pipeline.ReconcileConfig{
+			Reader: sink, Partitioner: sink, Bounds: store,
+			// The broker answers a produce request within its timeout,
+			// which is the write timeout: waiting as long again after an
+			// unknown outcome lets a request it was still handling finish
+			// before the partition is read back.
+			Settle: cfg.KafkaWriteTimeout,
+		},
 		Concurrency:     cfg.Concurrency,
 		RequestRate:     cfg.RequestRate,
 		PollInterval:    cfg.PollInterval,
@@ -345,10 +360,11 @@ func newEncoder(ctx context.Context, cfg *config, logger *slog.Logger) (pipeline
 
 func newSink(ctx context.Context, cfg *config) (*kafka.Sink, error) {
 	kc := kafka.Config{
-		Brokers:     splitList(cfg.Brokers),
-		Topic:       cfg.Topic,
-		Compression: cfg.Compression,
-		CreateTopic: cfg.CreateTopic,
+		Brokers:      splitList(cfg.Brokers),
+		Topic:        cfg.Topic,
+		Compression:  cfg.Compression,
+		CreateTopic:  cfg.CreateTopic,
+		WriteTimeout: cfg.KafkaWriteTimeout,
 	}
 	if cfg.KafkaTLS {
 		kc.TLS = kafka.TLSConfig{Enabled: true, CAFile: cfg.KafkaCAFile, InsecureSkipVerify: cfg.KafkaInsecureSkip}

@@ -12,11 +12,10 @@ import (
 )
 
 var (
-	_ pipeline.Sink             = (*Topic)(nil)
-	_ pipeline.TopicReader      = (*Topic)(nil)
-	_ pipeline.Partitioner      = (*Topic)(nil)
-	_ pipeline.BoundCheckpoints = (*Bounds)(nil)
-	_ pipeline.RecordOutcomes   = (*OutcomeError)(nil)
+	_ pipeline.Sink           = (*Topic)(nil)
+	_ pipeline.TopicReader    = (*Topic)(nil)
+	_ pipeline.Partitioner    = (*Topic)(nil)
+	_ pipeline.RecordOutcomes = (*OutcomeError)(nil)
 )
 
 // ErrTimeout is the error a Topic's Fault typically returns: the write's
@@ -166,31 +165,3 @@ func (e *OutcomeError) Unwrap() error { return e.Err }
 
 // RecordOutcomes implements pipeline.RecordOutcomes.
 func (e *OutcomeError) RecordOutcomes() []pipeline.PublishOutcome { return e.Outcomes }
-
-// Bounds is an in-memory pipeline.BoundCheckpoints.
-type Bounds struct {
-	mu sync.Mutex
-	m  map[int32]int64
-}
-
-// LoadBounds implements pipeline.BoundCheckpoints.
-func (b *Bounds) LoadBounds() (map[int32]int64, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make(map[int32]int64, len(b.m))
-	for k, v := range b.m {
-		out[k] = v
-	}
-	return out, nil
-}
-
-// CommitBound implements pipeline.BoundCheckpoints.
-func (b *Bounds) CommitBound(partition int32, offset int64) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.m == nil {
-		b.m = map[int32]int64{}
-	}
-	b.m[partition] = offset
-	return nil
-}

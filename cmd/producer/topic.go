@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/assetjoblog/assetjoblog/internal/boltstore"
+	"github.com/assetjoblog/assetjoblog/internal/kafka"
+	"github.com/assetjoblog/assetjoblog/pipeline"
+)
+
+// minRetention is the retention.ms below which the producer warns. What it
+// published but had not committed when it stopped is read back when it
+// starts again: that tail spans at most one round (the bound advances every
+// few seconds and at the end of each round), plus however long the
+// producer stays down, which it cannot know. A day covers a crash noticed
+// the next morning.
+const minRetention = 24 * time.Hour
+
+// checkTopic reads the topic's identity and configuration, refuses a
+// compacted topic and warns of a weak one (one line each).
+func checkTopic(ctx context.Context, sink *kafka.Sink, logger *slog.Logger) (kafka.TopicInfo, error) {
+	info, err := sink.DescribeTopic(ctx)
+	if err != nil {
+		return info, err
+	}
+	warnings, err := info.Check(minRetention)
+	if err != nil {
+		return info, err
+	}
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
+	return info, nil
+}
+
+// bindState makes sure the state was built against the topic the producer
+// writes to, and records that topic in a state that names none yet.
+//
+// When the state names another topic, a re-created topic or another
+// cluster, the producer refuses to start, with one line naming both, unless
+// told what to do:
+//   - -reset-state moves the state aside and starts over: every entry of
+//     the watched assets is published to the new topic;
+//   - -adopt-topic binds the state to the new topic and carries on from its
+//     checkpoints: the new topic is taken to hold what the old one held
+//     (mirrored or copied), so only entries the state does not count as
+//     published go to it. The reconciliation bounds restart from the new
+//     topic's current ends.
+//
+// It returns the store to use (a new one after -reset-state).
+func bindState(ctx context.Context, cfg *config, logger *slog.Logger, store *boltstore.Store, sink *kafka.Sink, now pipeline.TopicIdentity) (*boltstore.Store, error) {
+	stored, ok, err := store.LoadTopic(cfg.Company)
+	if err != nil {
+		return store, err
+	}
+	if !ok {
+		return store, store.CommitTopic(cfg.Company, now)
+	}
+	mismatch := pipeline.CheckTopic(stored, now)
+	switch {
+	case mismatch == nil:
+		return store, nil
+	case cfg.AdoptTopic:
+		for p := range sink.Partitions() {
+			end, err := sink.EndOffset(ctx, p)
+			if err != nil {
+				return store, fmt.Errorf("-adopt-topic: %w", err)
+			}
+			if err := store.CommitBound(cfg.Company, p, end); err != nil {
+				return store, fmt.Errorf("-adopt-topic: %w", err)
+			}
+		}
+		if err := store.CommitTopic(cfg.Company, now); err != nil {
+			return store, fmt.Errorf("-adopt-topic: %w", err)
+		}
+		logger.Warn("state bound to a new topic (-adopt-topic); carrying on from its checkpoints", "was", stored.String(), "now", now.String())
+		return store, nil
+	case cfg.ResetState:
+		if err := store.Close(); err != nil {
+			return store, err
+		}
+		aside := fmt.Sprintf("%s.%s-%s", cfg.State, "other-topic", time.Now().UTC().Format("20060102T150405Z"))
+		if err := os.Rename(cfg.State, aside); err != nil {
+			return store, fmt.Errorf("-reset-state: move %s aside: %w", cfg.State, err)
+		}
+		logger.Warn("state built against another topic moved aside; starting from scratch", "state", cfg.State, "moved_to", aside,
+			"was", stored.String(), "now", now.String())
+		fresh, err := boltstore.Open(cfg.State)
+		if err != nil {
+			return nil, err
+		}
+		return fresh, fresh.CommitTopic(cfg.Company, now)
+	}
+	return store, fmt.Errorf("state %s: %w; nothing was published. Start over with -reset-state (moves the state aside and "+
+		"publishes every entry of the watched assets to this topic), or pass -adopt-topic if this topic already holds what the "+
+		"other held (carries on from the state)", cfg.State, mismatch)
+}

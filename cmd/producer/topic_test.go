@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/assetjoblog/assetjoblog/internal/kafka/kafkatest"
+)
+
+// replaceArg returns args with the value of flag replaced.
+func replaceArg(args []string, flag, value string) []string {
+	out := append([]string(nil), args...)
+	for i := range out {
+		if out[i] == flag && i+1 < len(out) {
+			out[i+1] = value
+		}
+	}
+	return out
+}
+
+// TestStateRefusesAnotherTopic: a state reused with another -topic, or
+// against another cluster, stops the producer with one line naming both,
+// and nothing is published, until -reset-state (publishes everything to
+// the new topic) or -adopt-topic (carries on from the state).
+func TestStateRefusesAnotherTopic(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	s := newStack(t, 3, 2)
+	want := s.expected(t)
+	if r := runProducer(ctx, s.args("-once"), s.env()); r.err != nil {
+		t.Fatal(r)
+	}
+	client := &kafkago.Client{Addr: kafkago.TCP(s.brokers...), Timeout: 10 * time.Second}
+	cr, err := client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{Topic: "t2", NumPartitions: 2, ReplicationFactor: 1}}})
+	if err != nil || cr.Errors["t2"] != nil {
+		t.Fatalf("create t2: %v %v", err, cr)
+	}
+	count := func(topic string) int {
+		msgs, err := kafkatest.Read(ctx, s.brokers, topic, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(msgs)
+	}
+
+	t.Run("another topic is refused", func(t *testing.T) {
+		r := runProducer(ctx, replaceArg(s.args("-once"), "-topic", "t2"), s.env())
+		code, line := oneLine(r.err)
+		if code != 1 || strings.Count(line, "\n") != 1 || !strings.Contains(line, `topic "`+testTopic+`"`) ||
+			!strings.Contains(line, `topic "t2"`) || !strings.Contains(line, "-reset-state") {
+			t.Errorf("got exit %d, %q; want exit 1 and one line naming both topics", code, line)
+		}
+		if n := count("t2"); n != 0 {
+			t.Errorf("%d records published to t2 before the user said what to do", n)
+		}
+	})
+
+	t.Run("another cluster is refused", func(t *testing.T) {
+		other, err := kafkatest.Start(testTopic, 3, kfake.ClusterID("other-cluster"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		r := runProducer(ctx, replaceArg(s.args("-once"), "-brokers", strings.Join(other.Brokers(), ",")), s.env())
+		code, line := oneLine(r.err)
+		if code != 1 || strings.Count(line, "\n") != 1 || !strings.Contains(line, "another cluster") || !strings.Contains(line, "other-cluster") {
+			t.Errorf("got exit %d, %q; want exit 1 and one line naming the other cluster", code, line)
+		}
+		if msgs, err := kafkatest.Read(ctx, other.Brokers(), testTopic, 0); err != nil || len(msgs) != 0 {
+			t.Errorf("%d records (%v) published to the other cluster", len(msgs), err)
+		}
+	})
+
+	t.Run("reset-state publishes everything to the new topic", func(t *testing.T) {
+		if r := runProducer(ctx, replaceArg(s.args("-once", "-reset-state"), "-topic", "t2"), s.env()); r.err != nil {
+			t.Fatal(r)
+		}
+		if n := count("t2"); n != len(want) {
+			t.Errorf("t2 holds %d records, want every entry (%d)", n, len(want))
+		}
+		// The state now belongs to t2: the first topic is refused.
+		if r := runProducer(ctx, s.args("-once"), s.env()); r.err == nil {
+			t.Error("the state reset for t2 accepted the first topic")
+		}
+	})
+}
