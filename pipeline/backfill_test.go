@@ -19,7 +19,9 @@ func (n *noJobs) JobLogs(_ context.Context, _ string, start, _ time.Time, _ int)
 	n.starts = append(n.starts, start)
 	return []pipeline.Job{}, nil
 }
-func (*noJobs) JobAssets(context.Context, string, string) ([]string, error) { return nil, nil }
+func (*noJobs) JobAssetsFrom(_ context.Context, _, _ string, from int) ([]string, int, error) {
+	return nil, from, nil
+}
 
 func TestBackfillStateRoundTrip(t *testing.T) {
 	st := pipelinetest.NewState()
@@ -49,6 +51,29 @@ func TestBackfillStateRoundTrip(t *testing.T) {
 	}
 	if _, err := cps.LoadBackfill("c|6"); !errors.Is(err, pipeline.ErrCorruptState) {
 		t.Errorf("truncated value: got %v, want ErrCorruptState", err)
+	}
+}
+
+func TestDiscoveryStateKeepsRowCursors(t *testing.T) {
+	st := pipelinetest.NewState()
+	cps := pipeline.NewCheckpoints(st)
+	want := pipeline.DiscoveryCheckpoint{Cursor: time.UnixMilli(1_700_000_000_000).UTC(), Done: map[string]int64{"j|1": 7},
+		Rows: map[string]int{"j|2": 20_000, "j|3": 0}}
+	if err := cps.CommitDiscovery("c|6", want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cps.LoadDiscovery("c|6")
+	if err != nil || !got.Cursor.Equal(want.Cursor) || got.Done["j|1"] != 7 || len(got.Rows) != 2 || got.Rows["j|2"] != 20_000 {
+		t.Fatalf("got %+v (%v), want %+v", got, err, want)
+	}
+	key := pipeline.StateKey{Kind: pipeline.StateDiscovery, Company: "c|6"}
+	v, _ := st.Get(key)
+	for i := range v {
+		bad := append([]byte(nil), v...)
+		bad[i] ^= 0x01
+		if err := pipeline.VerifyStateValue(key, bad); err == nil {
+			t.Errorf("a flipped bit at byte %d went unnoticed", i)
+		}
 	}
 }
 

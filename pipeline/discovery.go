@@ -24,7 +24,8 @@ type DiscoveryConfig struct {
 	// jobs may be truncated and is split in two and asked again. Default 500.
 	NumRows int
 	// MinWindow is the smallest window that is still split; a window this
-	// short that is still full is an error. Default 1s.
+	// short that is still full is asked again with a larger numRows.
+	// Default 1s.
 	MinWindow time.Duration
 	// Backfill, when set, makes discovery start with a one-time backfill of
 	// every asset of Config.Catalog (that Config.Owns accepts), whole logs,
@@ -70,6 +71,10 @@ type DiscoveryCheckpoint struct {
 	// Done maps handles of ended, fully processed jobs to their start date
 	// in Unix milliseconds.
 	Done map[string]int64
+	// Rows maps handles of running jobs to how many of their detail rows
+	// (getJobLogDetails, sorted by date) were processed: the next round
+	// reads only the rows after these.
+	Rows map[string]int
 }
 
 // DiscoveryCheckpoints is the durable store of discovery cursors, one per
@@ -106,27 +111,41 @@ func (p *Poller) discoveryRound(ctx context.Context) (RoundStats, error) {
 	seen := map[string]bool{}
 	var assets []string
 	var ended []Job
+	rows := map[string]int{}
 	oldestRunning := now
 	for _, job := range jobs {
 		if _, ok := cp.Done[job.JobHandle]; ok {
 			continue
 		}
+		// A running job is read from the row after the last one processed,
+		// so a round costs one getJobLogDetails page per running job and a
+		// getAssetJobLogs call per asset with new rows, not one per asset
+		// the job touched so far. An ended job is read whole: the first
+		// time it is seen that is all of it; for a job followed while it
+		// ran it is one last pass over every asset it touched, because a
+		// row can be visible before its asset's log entry is: the poll its
+		// row caused may have come too early, and nothing else would make
+		// the producer look at that asset again. That pass makes a job cost
+		// at most two calls per asset it touched, whatever its duration.
+		from := 0
 		if job.Running() {
 			stats.JobsRunning++
 			if job.StartDate.Before(oldestRunning) {
 				oldestRunning = job.StartDate
 			}
+			from = cp.Rows[job.JobHandle]
 		} else {
 			ended = append(ended, job)
 		}
 		var touched []string
+		var next int
 		err := p.retrySource().Do(ctx, func(ctx context.Context) error {
 			if err := p.wait(ctx); err != nil {
 				return err
 			}
 			stats.JobDetailCalls++
 			var err error
-			touched, err = d.Jobs.JobAssets(ctx, company, job.JobHandle)
+			touched, next, err = d.Jobs.JobAssetsFrom(ctx, company, job.JobHandle, from)
 			return err
 		})
 		if err != nil {
@@ -134,6 +153,9 @@ func (p *Poller) discoveryRound(ctx context.Context) (RoundStats, error) {
 				return stats, fmt.Errorf("%w: list assets of job %q: %w", ErrIncomplete, job.JobHandle, err)
 			}
 			return stats, fmt.Errorf("list assets of job %q: %w", job.JobHandle, err)
+		}
+		if job.Running() {
+			rows[job.JobHandle] = next
 		}
 		for _, a := range touched {
 			if !seen[a] {
@@ -155,7 +177,7 @@ func (p *Poller) discoveryRound(ctx context.Context) (RoundStats, error) {
 		return stats, err
 	}
 
-	next := DiscoveryCheckpoint{Cursor: oldestRunning, Done: map[string]int64{}}
+	next := DiscoveryCheckpoint{Cursor: oldestRunning, Done: map[string]int64{}, Rows: rows}
 	keepFrom := next.Cursor.Add(-d.Overlap).UnixMilli()
 	for h, ms := range cp.Done {
 		if ms >= keepFrom {
@@ -202,8 +224,7 @@ func (p *Poller) listJobs(ctx context.Context, start, end time.Time, stats *Roun
 	}
 	span := end.Sub(start)
 	if span <= d.MinWindow {
-		return nil, fmt.Errorf("list jobs of company %q: more than %d jobs started between %s and %s; raise the row limit",
-			p.cfg.CompanyHandle, d.NumRows, start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano))
+		return p.listDenseWindow(ctx, start, end, stats)
 	}
 	mid := start.Add(span / 2).Truncate(time.Millisecond)
 	left, err := p.listJobs(ctx, start, mid, stats)
@@ -217,4 +238,47 @@ func (p *Poller) listJobs(ctx context.Context, start, end time.Time, stats *Roun
 	all := append(left, right...)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].StartDate.Before(all[j].StartDate) })
 	return all, nil
+}
+
+// maxDenseRows bounds how far listDenseWindow raises numRows.
+const maxDenseRows = 1 << 20
+
+// listDenseWindow lists a window that cannot be split further and still
+// came back full (a burst of jobs, such as a parallel API client submits):
+// it asks again for the same window with numRows raised fourfold until the
+// answer is not full. getJobLogs has no paging, so a larger numRows is the
+// only way to get the whole window. It gives up only when IPS refuses (or
+// past maxDenseRows), naming the window.
+func (p *Poller) listDenseWindow(ctx context.Context, start, end time.Time, stats *RoundStats) ([]Job, error) {
+	d := p.cfg.Discovery
+	window := func() string {
+		return fmt.Sprintf("jobs of company %q started from %s to %s", p.cfg.CompanyHandle,
+			start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano))
+	}
+	for rows := d.NumRows * 4; rows <= maxDenseRows; rows *= 4 {
+		p.cfg.Logger.Info("dense window: asking again with a larger row limit", "company", p.cfg.CompanyHandle,
+			"from", start, "to", end, "num_rows", rows)
+		var jobs []Job
+		err := p.retrySource().Do(ctx, func(ctx context.Context) error {
+			if err := p.wait(ctx); err != nil {
+				return err
+			}
+			stats.JobLogCalls++
+			var err error
+			jobs, err = d.Jobs.JobLogs(ctx, p.cfg.CompanyHandle, start, end, rows)
+			return err
+		})
+		if err != nil {
+			err = fmt.Errorf("list %s with numRows %d (the window cannot be split further): %w", window(), rows, err)
+			if !p.fatal(err) {
+				return nil, fmt.Errorf("%w: %w", ErrIncomplete, err)
+			}
+			return nil, err
+		}
+		if len(jobs) < rows {
+			return jobs, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: list %s: IPS returned %d jobs or more and never fewer than asked",
+		ErrIncomplete, window(), maxDenseRows)
 }

@@ -22,9 +22,13 @@ type JobSource interface {
 	// JobLogs returns at most numRows jobs of the company whose start date
 	// lies in [start, end], sorted by start date ascending.
 	JobLogs(ctx context.Context, companyHandle string, start, end time.Time, numRows int) ([]Job, error)
-	// JobAssets returns the handles of every asset the job touched, paging
-	// through all of getJobLogDetails' rows, without duplicates.
-	JobAssets(ctx context.Context, companyHandle, jobHandle string) ([]string, error)
+	// JobAssetsFrom returns the handles of the assets the job's detail rows
+	// touched from row from on (rows in the order IPS adds them, counted
+	// from 0), without duplicates, paging through getJobLogDetails, and
+	// next, the number of rows read through: JobAssetsFrom(next) later
+	// returns only what the job touched since. From 0 it returns every
+	// asset the job touched.
+	JobAssetsFrom(ctx context.Context, companyHandle, jobHandle string, from int) (assets []string, next int, err error)
 }
 
 // Encoder turns an entry into the bytes of a Kafka record value.

@@ -16,6 +16,8 @@ import (
 //
 //	asset:     version, hasWatermark, watermarkMillis, n, n × (len, id, logDateMillis), crc
 //	discovery: version, hasCursor, cursorMillis, n, n × (len, jobHandle, startMillis), crc
+//	           version 2 adds, before the crc: m, m × (len, runningJobHandle, rowsProcessed);
+//	           version 1 is still written when there is no running job, and read
 //	backfill:  version, complete, startedMillis, done, len, lastHandle, crc
 //	bounds:    version, offset, crc
 //	topic:     version, len, clusterID, len, topic, 16-byte topic id, crc
@@ -144,13 +146,61 @@ func decodeAsset(key StateKey, v []byte) (AssetCheckpoint, error) {
 	return AssetCheckpoint{Watermark: t, Recent: set}, err
 }
 
+// discoveryRowsVersion is the discovery format with the row cursors of
+// running jobs.
+const discoveryRowsVersion = 2
+
 func encodeDiscovery(key StateKey, cp DiscoveryCheckpoint) []byte {
-	return encodeTimeSet(key, cp.Cursor, cp.Done)
+	if len(cp.Rows) == 0 {
+		return encodeTimeSet(key, cp.Cursor, cp.Done)
+	}
+	b := appendTimeSet([]byte{discoveryRowsVersion}, cp.Cursor, cp.Done)
+	b = binary.AppendUvarint(b, uint64(len(cp.Rows)))
+	for h, n := range cp.Rows {
+		b = binary.AppendUvarint(b, uint64(len(h)))
+		b = append(b, h...)
+		b = binary.AppendUvarint(b, uint64(n))
+	}
+	return seal(key, b)
 }
 
 func decodeDiscovery(key StateKey, v []byte) (DiscoveryCheckpoint, error) {
-	t, set, err := decodeTimeSet(key, v)
-	return DiscoveryCheckpoint{Cursor: t, Done: set}, err
+	payload, err := unseal(key, v)
+	if err != nil {
+		return DiscoveryCheckpoint{}, err
+	}
+	if len(payload) < 1 || payload[0] != discoveryRowsVersion {
+		t, set, err := decodeTimeSet(key, v)
+		return DiscoveryCheckpoint{Cursor: t, Done: set}, err
+	}
+	t, set, r, err := readTimeSet(payload[1:])
+	if err != nil {
+		return DiscoveryCheckpoint{}, err
+	}
+	count, n := binary.Uvarint(r)
+	if n <= 0 || count > uint64(len(r)) {
+		return DiscoveryCheckpoint{}, errors.New("bad running job count")
+	}
+	r = r[n:]
+	rows := make(map[string]int, count)
+	for i := uint64(0); i < count; i++ {
+		l, n := binary.Uvarint(r)
+		if n <= 0 || l > uint64(len(r)-n) {
+			return DiscoveryCheckpoint{}, fmt.Errorf("bad job handle length at %d", i)
+		}
+		h := string(r[n : n+int(l)])
+		r = r[n+int(l):]
+		rc, n := binary.Uvarint(r)
+		if n <= 0 || rc > 1<<40 {
+			return DiscoveryCheckpoint{}, fmt.Errorf("bad row count at %d", i)
+		}
+		r = r[n:]
+		rows[h] = int(rc)
+	}
+	if len(r) != 0 {
+		return DiscoveryCheckpoint{}, fmt.Errorf("%d trailing bytes", len(r))
+	}
+	return DiscoveryCheckpoint{Cursor: t, Done: set, Rows: rows}, nil
 }
 
 func encodeBackfill(key StateKey, cp BackfillCheckpoint) []byte {

@@ -124,21 +124,35 @@ func (c *Client) JobLogDetails(ctx context.Context, companyHandle, jobHandle str
 }
 
 // JobAssets returns the distinct asset handles a job touched, in first-seen
-// order, paging through getJobLogDetails with Config.DetailPageSize rows a
-// page until detailTotalRows rows were read, a page comes back empty, or
-// (when IPS reports no total) a page comes back short.
+// order: JobAssetsFrom from the first row.
 func (c *Client) JobAssets(ctx context.Context, companyHandle, jobHandle string) ([]string, error) {
+	out, _, err := c.JobAssetsFrom(ctx, companyHandle, jobHandle, 0)
+	return out, err
+}
+
+// JobAssetsFrom returns the distinct asset handles of a job's detail rows
+// from row from on (rows sorted by date ascending, counted from 0), in
+// first-seen order, and next, the number of rows read through: the from
+// of the next call, to read only the rows added since. It pages through
+// getJobLogDetails with Config.DetailPageSize rows a page, starting at the
+// page that holds row from, until detailTotalRows rows were read, a page
+// comes back empty, or (when IPS reports no total) a page comes back short.
+func (c *Client) JobAssetsFrom(ctx context.Context, companyHandle, jobHandle string, from int) (assets []string, next int, err error) {
+	if from < 0 {
+		from = 0
+	}
 	perPage := c.cfg.DetailPageSize
 	seen := make(map[string]struct{})
 	out := []string{}
-	fetched := 0
-	for page := 1; page <= maxDetailPages; page++ {
+	first := from/perPage + 1
+	read := (first - 1) * perPage // rows before the current page
+	for page := first; page < first+maxDetailPages; page++ {
 		rows, total, err := c.JobLogDetails(ctx, companyHandle, jobHandle, page, perPage)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		for _, r := range rows {
-			if r.AssetHandle == "" {
+		for i, r := range rows {
+			if read+i < from || r.AssetHandle == "" {
 				continue
 			}
 			if _, dup := seen[r.AssetHandle]; !dup {
@@ -146,17 +160,17 @@ func (c *Client) JobAssets(ctx context.Context, companyHandle, jobHandle string)
 				out = append(out, r.AssetHandle)
 			}
 		}
-		fetched += len(rows)
+		read += len(rows)
 		switch {
 		case len(rows) == 0:
-			return out, nil
-		case total > 0 && fetched >= total:
-			return out, nil
+			return out, max(read, from), nil
+		case total > 0 && read >= total:
+			return out, read, nil
 		case total <= 0 && len(rows) < perPage:
-			return out, nil
+			return out, read, nil
 		}
 	}
-	return nil, fmt.Errorf("%s of job %q (company %q): %w", OpGetJobLogDetails, jobHandle, companyHandle,
+	return nil, 0, fmt.Errorf("%s of job %q (company %q): %w", OpGetJobLogDetails, jobHandle, companyHandle,
 		malformed("more than %d pages of details; IPS never reported the last page", maxDetailPages))
 }
 

@@ -584,3 +584,32 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 }
+
+func TestJobAssetsFromReadsOnlyLaterRows(t *testing.T) {
+	var cap capture
+	c := newClient(t, cap.handler(func(n int, w http.ResponseWriter, body []byte) {
+		page := between(string(body), "<resultsPage>", "</resultsPage>")
+		w.Write(readFixture(t, "details_page"+page+".xml"))
+	}), func(cfg *ips.Config) { cfg.DetailPageSize = 2 })
+	// Rows: a1 a2 | a2 a3 | a4 (5 rows).
+	got, next, err := c.JobAssetsFrom(context.Background(), testCompany, "j|6||Add", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a|1|1|3", "a|1|1|4"}; !reflect.DeepEqual(got, want) || next != 5 {
+		t.Errorf("from row 3: got %q next %d, want %q next 5", got, next, want)
+	}
+	if len(cap.reqs) != 2 || between(string(cap.reqs[0].body), "<resultsPage>", "</resultsPage>") != "2" {
+		t.Errorf("got %d requests starting at page %s, want 2 starting at the page of row 3 (2)",
+			len(cap.reqs), between(string(cap.reqs[0].body), "<resultsPage>", "</resultsPage>"))
+	}
+	for _, want := range []string{"<sortBy>Date</sortBy>", "<sortDirection>Ascending</sortDirection>"} {
+		if !bytes.Contains(cap.reqs[0].body, []byte(want)) {
+			t.Errorf("request lacks %s", want)
+		}
+	}
+	got, next, err = c.JobAssetsFrom(context.Background(), testCompany, "j|6||Add", 5)
+	if err != nil || len(got) != 0 || next != 5 {
+		t.Errorf("from the end: got %q next %d (%v), want nothing new and next 5", got, next, err)
+	}
+}

@@ -89,5 +89,9 @@ func (c *Client) jobLogDetailsRequest(companyHandle, jobHandle string, page, per
 		element(b, "jobHandle", jobHandle)
 		element(b, "recordsPerPage", strconv.Itoa(perPage))
 		element(b, "resultsPage", strconv.Itoa(page))
+		// Sorted by date, rows added while a job runs come after those
+		// read before, so that a row count is a cursor (JobAssetsFrom).
+		element(b, "sortBy", "Date")
+		element(b, "sortDirection", "Ascending")
 	})
 }

@@ -57,5 +57,7 @@
 // It deliberately does not implement other IPS operations, SOAP 1.2,
 // localised messages (locale is accepted and ignored), getJobLogs'
 // userHandle filter or sorting of detail rows: rows come in the order the
-// job wrote them.
+// job wrote them, which is the date order sortBy Date asks for.
+// AppendToJobLagging writes rows whose entries getAssetJobLogs serves only
+// later, as when IPS writes a job's row before the asset's entry.
 package ipstest

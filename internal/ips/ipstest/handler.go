@@ -56,8 +56,11 @@ type Handler struct {
 	// newAssets holds the creation instants of the assets created with
 	// AddAssets (indexes from the base catalog's size on); trashed the
 	// assets moved to the trash with TrashAssets.
-	newAssets   []time.Time
-	trashed     map[int]bool
+	newAssets []time.Time
+	trashed   map[int]bool
+	// lagging holds entries whose job rows are visible but that
+	// getAssetJobLogs does not serve yet (AppendToJobLagging).
+	lagging     map[rowRef]bool
 	activityRnd *rand.Rand
 
 	done      chan struct{}
@@ -464,11 +467,14 @@ func (h *Handler) getAssetJobLogs(rs *response) {
 		return
 	}
 	added := h.addedEntries(i)
+	lagging := h.laggingEntries(i)
 	rs.body("getAssetJobLogsReturn", func(w *xw) {
 		w.open("jobLogArray")
 		h.cat.baseEntries(i, func(e *Entry) { writeAssetEntry(w, e) })
 		for k := range added {
-			writeAssetEntry(w, &added[k])
+			if !lagging[k] {
+				writeAssetEntry(w, &added[k])
+			}
 		}
 		w.close("jobLogArray")
 	})
