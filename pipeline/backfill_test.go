@@ -82,11 +82,11 @@ func TestBackfillResumesWhereItStopped(t *testing.T) {
 	cat := &pagedCatalog{handles: handles(2500)}
 	var mu sync.Mutex
 	polled := map[string]int{}
-	src := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, error) {
+	src := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		polled[asset]++
-		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil
+		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil, nil
 	})
 	cps := pipelinetest.NewCheckpoints()
 	sink := &pipelinetest.Sink{}

@@ -44,8 +44,8 @@ func BenchmarkPollerRound(b *testing.B) {
 		handles = append(handles, h)
 		logs[h] = benchLog(h, entries)
 	}
-	source := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, error) {
-		return slices.Clone(logs[asset]), nil
+	source := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
+		return slices.Clone(logs[asset]), nil, nil
 	})
 	enc, err := avro.NewSingleObjectEncoder()
 	if err != nil {

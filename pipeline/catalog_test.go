@@ -103,11 +103,11 @@ func TestAllAssetsRound(t *testing.T) {
 	cat := &pagedCatalog{handles: handles(50)}
 	var mu sync.Mutex
 	polled := map[string]int{}
-	src := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, error) {
+	src := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		polled[asset]++
-		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil
+		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil, nil
 	})
 	clock := t0
 	sink := &pipelinetest.Sink{}

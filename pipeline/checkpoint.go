@@ -23,6 +23,12 @@ type AssetCheckpoint struct {
 	// Recent maps the event ids published after Watermark to their LogDate in
 	// Unix milliseconds.
 	Recent map[string]int64
+	// DeadLetters maps the ids of the asset's bad entries (BadEntry.ID)
+	// that were dead-lettered to when, in Unix milliseconds. An id stays
+	// while the source keeps returning that entry, so it is dead-lettered
+	// once; it is dropped once the entry is gone from the log (fixed, or
+	// removed).
+	DeadLetters map[string]int64
 }
 
 // AssetKey identifies an asset of a company in the checkpoint store.
@@ -88,7 +94,7 @@ func (cp AssetCheckpoint) Unpublished(log []AssetJobLog) []AssetJobLog {
 // now, keeping ids within window of the newest published LogDate, or of now
 // when that is earlier. It does not modify cp.
 func (cp AssetCheckpoint) Advance(published []AssetJobLog, window time.Duration, now time.Time) AssetCheckpoint {
-	next := AssetCheckpoint{Watermark: cp.Watermark, Recent: make(map[string]int64, len(cp.Recent)+len(published))}
+	next := AssetCheckpoint{Watermark: cp.Watermark, Recent: make(map[string]int64, len(cp.Recent)+len(published)), DeadLetters: cp.DeadLetters}
 	var newest int64 = -1 << 63
 	for id, ms := range cp.Recent {
 		next.Recent[id] = ms

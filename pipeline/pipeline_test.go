@@ -164,13 +164,14 @@ func TestRetryPolicy(t *testing.T) {
 type scripted struct {
 	mu   sync.Mutex
 	logs map[string][]pipeline.AssetJobLog
+	bad  map[string][]pipeline.BadEntry
 	fail map[string][]error // errors returned by the next calls for an asset
 	// delay, when set, is called (under the lock) at each call, e.g. to
 	// advance a test clock.
 	delay func()
 }
 
-func (s *scripted) AssetJobLogs(_ context.Context, company, asset string) ([]pipeline.AssetJobLog, error) {
+func (s *scripted) AssetJobLogs(_ context.Context, company, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.delay != nil {
@@ -178,9 +179,9 @@ func (s *scripted) AssetJobLogs(_ context.Context, company, asset string) ([]pip
 	}
 	if errs := s.fail[asset]; len(errs) > 0 {
 		s.fail[asset] = errs[1:]
-		return nil, errs[0]
+		return nil, nil, errs[0]
 	}
-	return slices.Clone(s.logs[asset]), nil
+	return slices.Clone(s.logs[asset]), slices.Clone(s.bad[asset]), nil
 }
 
 func (s *scripted) add(asset, msg string, at time.Time) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,16 @@ type Config struct {
 	// Reconcile, when set, makes publishing exactly once (see
 	// ReconcileConfig). Default: at least once.
 	Reconcile *ReconcileConfig
+
+	// DeadLetters, when set, receives a JSON DeadLetter record for each
+	// entry that cannot be published: a malformed entry the Source returned
+	// as a BadEntry, or one whose record the Sink's topic refuses as too
+	// large. Each is written once (its id is kept in the asset's
+	// checkpoint), after the asset's good entries and before the checkpoint
+	// is committed. Default: none; each such entry is logged once at error
+	// level instead. Either way it is counted and never holds back the
+	// asset's other entries.
+	DeadLetters Sink
 
 	// Concurrency is how many IPS fetches are in flight at once; as many
 	// assets again may be publishing and committing meanwhile. Default 8.
@@ -419,7 +430,7 @@ type assetResult struct {
 // processAsset fetches, deduplicates, publishes and commits one asset.
 func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResult, err error) {
 	key := AssetKey{CompanyHandle: p.cfg.CompanyHandle, AssetHandle: asset}
-	log, err := p.fetch(ctx, key, &res)
+	log, bad, err := p.fetch(ctx, key, &res)
 	if err != nil {
 		res.transient = !p.fatal(err)
 		return res, fmt.Errorf("fetch job log of asset %q: %w", asset, err)
@@ -431,11 +442,17 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 	recent := cp.AfterWatermark(log)
 	AssignEventIDs(recent)
 	fresh := cp.Unpublished(recent)
-	if len(fresh) == 0 {
+	newBad := cp.newBadEntries(bad)
+	if len(fresh) == 0 && len(newBad) == 0 {
 		return res, nil
 	}
 	observed := p.cfg.Now().UTC().Truncate(time.Millisecond)
-	records := make([]Record, len(fresh))
+	var dead []DeadLetter
+	for _, b := range newBad {
+		dead = append(dead, p.malformedLetter(asset, b, observed))
+	}
+	records := make([]Record, 0, len(fresh))
+	entries := make([]*AssetJobLog, 0, len(fresh)) // the entry of each record
 	contentType := []byte(p.cfg.Encoder.ContentType())
 	for i := range fresh {
 		fresh[i].ObservedAt = observed
@@ -445,7 +462,7 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 			res.transient = true
 			return res, fmt.Errorf("encode entry %s of asset %q: %w", fresh[i].EventID, asset, err)
 		}
-		records[i] = Record{
+		r := Record{
 			Key:   []byte(asset),
 			Value: value,
 			Headers: []Header{
@@ -454,21 +471,43 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 				{Key: HeaderLogDate, Value: logDateHeader(fresh[i].LogDate)},
 			},
 		}
+		if err := p.checkRecord(r); err != nil {
+			dead = append(dead, p.tooLargeLetter(asset, &fresh[i], r, err))
+			continue
+		}
+		records = append(records, r)
+		entries = append(entries, &fresh[i])
 	}
-	release, err := p.publish(ctx, asset, records)
+	release, tooLarge, err := p.publishEntries(ctx, asset, records)
 	if err != nil {
 		res.transient = !p.fatal(err)
 		return res, fmt.Errorf("publish %d entries of asset %q: %w", len(records), asset, err)
 	}
-	res.published = len(records)
-	p.cfg.Metrics.acknowledged(fresh, p.cfg.Now())
-	if err := p.cfg.Checkpoints.CommitAsset(key, cp.Advance(fresh, p.cfg.LateWindow, observed)); err != nil {
+	for _, i := range tooLarge {
+		dead = append(dead, p.tooLargeLetter(asset, entries[i], records[i],
+			fmt.Errorf("the broker refused the record of %d bytes: %w", len(records[i].Value), ErrRecordTooLarge)))
+	}
+	published := make([]AssetJobLog, 0, len(entries)-len(tooLarge))
+	for i, e := range entries {
+		if !slices.Contains(tooLarge, i) {
+			published = append(published, *e)
+		}
+	}
+	res.published = len(published)
+	p.cfg.Metrics.acknowledged(published, p.cfg.Now())
+	if err := p.deadLetter(ctx, dead); err != nil {
+		res.transient = !p.fatal(err)
+		return res, fmt.Errorf("asset %q, after publishing %d entries: %w", asset, len(published), err)
+	}
+	next := cp.Advance(fresh, p.cfg.LateWindow, observed)
+	next.DeadLetters = cp.deadLettered(bad, observed)
+	if err := p.cfg.Checkpoints.CommitAsset(key, next); err != nil {
 		p.cfg.Metrics.commitFailed()
-		return res, fmt.Errorf("after publishing %d entries: %w", len(records), err)
+		return res, fmt.Errorf("after publishing %d entries: %w", len(published), err)
 	}
 	release()
 	p.cfg.Metrics.committed(p.cfg.Now())
-	if p.bounds != nil {
+	if p.bounds != nil && len(records) > 0 {
 		if err := p.bounds.advance(ctx, p.cfg.Reconcile.Partitioner.Partition(records[0].Key), false); err != nil {
 			return res, err
 		}
@@ -491,24 +530,27 @@ func (p *Poller) checkFuture(asset string, e *AssetJobLog) {
 
 // fetch reads the asset's whole log, holding one of the Concurrency fetch
 // slots (retries and their waits included).
-func (p *Poller) fetch(ctx context.Context, key AssetKey, res *assetResult) ([]AssetJobLog, error) {
+func (p *Poller) fetch(ctx context.Context, key AssetKey, res *assetResult) ([]AssetJobLog, []BadEntry, error) {
 	select {
 	case p.fetching <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 	defer func() { <-p.fetching }()
-	var log []AssetJobLog
+	var (
+		log []AssetJobLog
+		bad []BadEntry
+	)
 	err := p.retrySource().Do(ctx, func(ctx context.Context) error {
 		if err := p.wait(ctx); err != nil {
 			return err
 		}
 		res.calls++
 		var err error
-		log, err = p.cfg.Source.AssetJobLogs(ctx, key.CompanyHandle, key.AssetHandle)
+		log, bad, err = p.cfg.Source.AssetJobLogs(ctx, key.CompanyHandle, key.AssetHandle)
 		return err
 	})
-	return log, err
+	return log, bad, err
 }
 
 // progress reports the end of one asset's work to Config.OnAsset.

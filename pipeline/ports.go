@@ -9,10 +9,13 @@ import (
 //
 // Entries come back in the order IPS sent them, with CompanyHandle and
 // AssetHandle filled in and EventID and ObservedAt left for the Poller.
-// Implementations do not retry; errors that may succeed on a later call are
-// recognised by the retry predicate given to the Poller.
+// Entries that could not be decoded, in a log that otherwise could, come
+// back as BadEntry values beside the good ones; a log that could not be
+// read as a whole is an error. Implementations do not retry; errors that
+// may succeed on a later call are recognised by the retry predicate given
+// to the Poller.
 type Source interface {
-	AssetJobLogs(ctx context.Context, companyHandle, assetHandle string) ([]AssetJobLog, error)
+	AssetJobLogs(ctx context.Context, companyHandle, assetHandle string) ([]AssetJobLog, []BadEntry, error)
 }
 
 // JobSource lists company-wide IPS jobs and the assets each touched

@@ -338,7 +338,7 @@ func (b *bounds) partitions() []int32 {
 // Advance it does not move the watermark: entries of the same asset that
 // are not on the topic (a batch only partly appended) stay unpublished.
 func (cp AssetCheckpoint) withPublished(found []AssetJobLog) (AssetCheckpoint, int) {
-	next := AssetCheckpoint{Watermark: cp.Watermark, Recent: maps.Clone(cp.Recent)}
+	next := AssetCheckpoint{Watermark: cp.Watermark, Recent: maps.Clone(cp.Recent), DeadLetters: cp.DeadLetters}
 	n := 0
 	for i := range found {
 		e := &found[i]

@@ -14,7 +14,9 @@ import (
 // bit a store does not checksum itself is caught instead of moving a
 // watermark, and a value copied under another key is refused.
 //
-//	asset:     version, hasWatermark, watermarkMillis, n, n × (len, id, logDateMillis), crc
+//	asset v1:  1, hasWatermark, watermarkMillis, n, n × (len, id, logDateMillis), crc
+//	asset v2:  2, hasWatermark, watermarkMillis, n, n × (len, id, logDateMillis),
+//	           m, m × (len, deadLetterID, deadLetteredMillis), crc
 //	discovery: version, hasCursor, cursorMillis, n, n × (len, jobHandle, startMillis), crc
 //	           version 2 adds, before the crc: m, m × (len, runningJobHandle, rowsProcessed);
 //	           version 1 is still written when there is no running job, and read
@@ -22,10 +24,17 @@ import (
 //	bounds:    version, offset, crc
 //	topic:     version, len, clusterID, len, topic, 16-byte topic id, crc
 //
-// A format change adds a version and keeps reading the older ones.
+// A format change adds a version and keeps reading the older ones. An asset
+// checkpoint without dead letters is still written as version 1, so that
+// an earlier release can read it.
 
-// formatVersion is the first byte of every value written.
+// formatVersion is the first byte of every value written; versions after
+// it are listed below it.
 const formatVersion = 1
+
+// assetFormatDeadLetters is the version of an asset checkpoint that
+// remembers dead letters.
+const assetFormatDeadLetters = 2
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -85,6 +94,11 @@ func appendTimeSet(b []byte, t time.Time, set map[string]int64) []byte {
 		b = append(b, 1)
 		b = binary.AppendVarint(b, t.UnixMilli())
 	}
+	return appendIDs(b, set)
+}
+
+// appendIDs appends a set of ids with their instants in Unix milliseconds.
+func appendIDs(b []byte, set map[string]int64) []byte {
 	b = binary.AppendUvarint(b, uint64(len(set)))
 	for id, ms := range set {
 		b = binary.AppendUvarint(b, uint64(len(id)))
@@ -92,6 +106,31 @@ func appendTimeSet(b []byte, t time.Time, set map[string]int64) []byte {
 		b = binary.AppendVarint(b, ms)
 	}
 	return b
+}
+
+// readIDs reads what appendIDs wrote and returns the rest.
+func readIDs(r []byte) (map[string]int64, []byte, error) {
+	count, n := binary.Uvarint(r)
+	if n <= 0 || count > uint64(len(r)) {
+		return nil, nil, errors.New("bad count")
+	}
+	r = r[n:]
+	set := make(map[string]int64, count)
+	for i := uint64(0); i < count; i++ {
+		l, n := binary.Uvarint(r)
+		if n <= 0 || l > uint64(len(r)-n) {
+			return nil, nil, fmt.Errorf("bad id length at %d", i)
+		}
+		id := string(r[n : n+int(l)])
+		r = r[n+int(l):]
+		ms, n := binary.Varint(r)
+		if n <= 0 {
+			return nil, nil, fmt.Errorf("bad time at %d", i)
+		}
+		r = r[n:]
+		set[id] = ms
+	}
+	return set, r, nil
 }
 
 // readTimeSet reads what appendTimeSet wrote and returns the rest.
@@ -114,36 +153,48 @@ func readTimeSet(r []byte) (time.Time, map[string]int64, []byte, error) {
 	default:
 		return time.Time{}, nil, nil, fmt.Errorf("bad time flag %d", has)
 	}
-	count, n := binary.Uvarint(r)
-	if n <= 0 || count > uint64(len(r)) {
-		return time.Time{}, nil, nil, errors.New("bad count")
-	}
-	r = r[n:]
-	set := make(map[string]int64, count)
-	for i := uint64(0); i < count; i++ {
-		l, n := binary.Uvarint(r)
-		if n <= 0 || l > uint64(len(r)-n) {
-			return time.Time{}, nil, nil, fmt.Errorf("bad id length at %d", i)
-		}
-		id := string(r[n : n+int(l)])
-		r = r[n+int(l):]
-		ms, n := binary.Varint(r)
-		if n <= 0 {
-			return time.Time{}, nil, nil, fmt.Errorf("bad time at %d", i)
-		}
-		r = r[n:]
-		set[id] = ms
+	set, r, err := readIDs(r)
+	if err != nil {
+		return time.Time{}, nil, nil, err
 	}
 	return t, set, r, nil
 }
 
 func encodeAsset(key StateKey, cp AssetCheckpoint) []byte {
-	return encodeTimeSet(key, cp.Watermark, cp.Recent)
+	if len(cp.DeadLetters) == 0 {
+		return encodeTimeSet(key, cp.Watermark, cp.Recent)
+	}
+	b := appendTimeSet([]byte{assetFormatDeadLetters}, cp.Watermark, cp.Recent)
+	b = appendIDs(b, cp.DeadLetters)
+	return seal(key, b)
 }
 
 func decodeAsset(key StateKey, v []byte) (AssetCheckpoint, error) {
-	t, set, err := decodeTimeSet(key, v)
-	return AssetCheckpoint{Watermark: t, Recent: set}, err
+	payload, err := unseal(key, v)
+	if err != nil {
+		return AssetCheckpoint{}, err
+	}
+	if len(payload) < 1 {
+		return AssetCheckpoint{}, errors.New("value too short")
+	}
+	version := payload[0]
+	if version != formatVersion && version != assetFormatDeadLetters {
+		return AssetCheckpoint{}, fmt.Errorf("unknown format version %d", version)
+	}
+	t, set, rest, err := readTimeSet(payload[1:])
+	if err != nil {
+		return AssetCheckpoint{}, err
+	}
+	cp := AssetCheckpoint{Watermark: t, Recent: set}
+	if version == assetFormatDeadLetters {
+		if cp.DeadLetters, rest, err = readIDs(rest); err != nil {
+			return AssetCheckpoint{}, fmt.Errorf("dead letters: %w", err)
+		}
+	}
+	if len(rest) != 0 {
+		return AssetCheckpoint{}, fmt.Errorf("%d trailing bytes", len(rest))
+	}
+	return cp, nil
 }
 
 // discoveryRowsVersion is the discovery format with the row cursors of

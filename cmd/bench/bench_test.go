@@ -44,7 +44,7 @@ func BenchmarkDecodeResponseSize(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := ips.DecodeAssetJobLogs(bytes.NewReader(body), simCompany, "a|6|1|0"); err != nil {
+				if _, _, err := ips.DecodeAssetJobLogs(bytes.NewReader(body), simCompany, "a|6|1|0"); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -63,7 +63,7 @@ func decodeMemory(tb testing.TB, body []byte) (alloc, retained uint64) {
 	var before, after, held runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	log, err := ips.DecodeAssetJobLogs(bytes.NewReader(body), simCompany, "a|6|1|0")
+	log, _, err := ips.DecodeAssetJobLogs(bytes.NewReader(body), simCompany, "a|6|1|0")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func scenarioCPU(ctx context.Context, e *env, c *collector, notes *[]string) err
 		cpuA0, tA0 := selfCPU(), time.Now()
 		decoded := 0
 		for i, body := range bodies {
-			log, err := ips.DecodeAssetJobLogs(bytes.NewReader(body), simCompany, handles[i])
+			log, _, err := ips.DecodeAssetJobLogs(bytes.NewReader(body), simCompany, handles[i])
 			if err != nil {
 				b.Close()
 				return fmt.Errorf("floor (a): %w", err)
@@ -142,7 +142,7 @@ func captureBodies(ctx context.Context, url string, handles []string) ([][]byte,
 	}
 	bodies := make([][]byte, len(handles))
 	for i, h := range handles {
-		if _, err := client.AssetJobLogs(ctx, simCompany, h); err != nil {
+		if _, _, err := client.AssetJobLogs(ctx, simCompany, h); err != nil {
 			return nil, fmt.Errorf("capture response of %s: %w", h, err)
 		}
 		bodies[i] = rt.last
@@ -195,7 +195,7 @@ func encodeAll(bodies [][]byte, handles []string) ([][]pipeline.Record, int, err
 	size := 0
 	for i, body := range bodies {
 		size += len(body)
-		log, err := ips.DecodeAssetJobLogs(bytes.NewReader(body), simCompany, handles[i])
+		log, _, err := ips.DecodeAssetJobLogs(bytes.NewReader(body), simCompany, handles[i])
 		if err != nil {
 			return nil, 0, err
 		}

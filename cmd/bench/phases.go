@@ -28,12 +28,12 @@ type timedSource struct {
 	ph *phases
 }
 
-func (s timedSource) AssetJobLogs(ctx context.Context, company, asset string) ([]pipeline.AssetJobLog, error) {
+func (s timedSource) AssetJobLogs(ctx context.Context, company, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
 	t := time.Now()
-	log, err := s.Source.AssetJobLogs(ctx, company, asset)
+	log, bad, err := s.Source.AssetJobLogs(ctx, company, asset)
 	s.ph.fetch.Add(int64(time.Since(t)))
 	s.ph.fetches.Add(1)
-	return log, err
+	return log, bad, err
 }
 
 type timedSink struct {

@@ -39,7 +39,7 @@ func realisticPage(n int) []byte {
 }
 
 func TestRealisticPageDecodes(t *testing.T) {
-	got, err := ips.DecodeAssetJobLogs(bytes.NewReader(realisticPage(1000)), testCompany, testAsset)
+	got, _, err := ips.DecodeAssetJobLogs(bytes.NewReader(realisticPage(1000)), testCompany, testAsset)
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
@@ -53,7 +53,7 @@ func BenchmarkDecodeAssetJobLogs(b *testing.B) {
 	b.SetBytes(int64(len(page)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ips.DecodeAssetJobLogs(bytes.NewReader(page), testCompany, testAsset); err != nil {
+		if _, _, err := ips.DecodeAssetJobLogs(bytes.NewReader(page), testCompany, testAsset); err != nil {
 			b.Fatal(err)
 		}
 	}

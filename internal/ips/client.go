@@ -6,6 +6,7 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -68,19 +69,29 @@ func (c *Client) GoString() string { return c.String() }
 // AssetJobLogs returns the whole job log of one asset (getAssetJobLogs), in
 // the order IPS sent it, with CompanyHandle and AssetHandle filled in and
 // EventID and ObservedAt left zero. An asset without entries gives an empty,
-// non-nil slice.
-func (c *Client) AssetJobLogs(ctx context.Context, companyHandle, assetHandle string) ([]pipeline.AssetJobLog, error) {
+// non-nil slice. Entries that do not decode in an otherwise well-formed
+// response come back as BadEntry values (see DecodeAssetJobLogs).
+func (c *Client) AssetJobLogs(ctx context.Context, companyHandle, assetHandle string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
 	desc := fmt.Sprintf("%s of asset %q (company %q)", OpGetAssetJobLogs, assetHandle, companyHandle)
-	var out []pipeline.AssetJobLog
+	var (
+		out []pipeline.AssetJobLog
+		bad []pipeline.BadEntry
+	)
 	err := c.call(ctx, OpGetAssetJobLogs, desc, c.assetJobLogsRequest(companyHandle, assetHandle), func(d *decoder) error {
 		var err error
-		out, err = d.assetJobLogs(companyHandle, assetHandle)
+		out, bad, err = d.assetJobLogs(companyHandle, assetHandle)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	for i := range bad {
+		// The raw entry may hold what a server echoed back; its id stays
+		// the hash of what IPS sent.
+		bad[i].Reason = c.scrub(bad[i].Reason)
+		bad[i].Raw = c.scrubRaw(bad[i].Raw)
+	}
+	return out, bad, nil
 }
 
 // JobLogs returns at most numRows jobs of the company whose start date lies
@@ -219,6 +230,25 @@ func (c *Client) scrubError(err error) {
 	if errors.As(err, &me) {
 		me.msg = c.scrub(me.msg)
 	}
+}
+
+// scrubRaw removes the client's secrets, as they are and XML-escaped, from
+// raw bytes a server sent.
+func (c *Client) scrubRaw(raw []byte) []byte {
+	for _, secret := range c.secrets {
+		var esc strings.Builder
+		_ = xml.EscapeText(&esc, []byte(secret))
+		for _, s := range []string{secret, esc.String(), escapeAll(secret)} {
+			raw = bytes.ReplaceAll(raw, []byte(s), []byte(redacted))
+		}
+	}
+	return raw
+}
+
+// escapeAll escapes the five XML special characters, apostrophe and quote
+// included, as a server may.
+func escapeAll(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;").Replace(s)
 }
 
 // scrub removes the client's secrets from a message built from server data.

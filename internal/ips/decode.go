@@ -1,6 +1,7 @@
 package ips
 
 import (
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -22,11 +23,20 @@ type JobLogDetailRow struct {
 }
 
 // DecodeAssetJobLogs decodes a getAssetJobLogs SOAP response body read from
-// r, filling CompanyHandle and AssetHandle of every entry. A SOAP fault in
-// the body is returned as a *Fault (HTTPStatus 0); any other problem wraps
-// ErrMalformedResponse, or is the error r returned. It does not bound the
-// size of r: the Client does that.
-func DecodeAssetJobLogs(r io.Reader, companyHandle, assetHandle string) ([]pipeline.AssetJobLog, error) {
+// r, filling CompanyHandle and AssetHandle of every entry.
+//
+// An entry (an items element of jobLogArray) that is well-formed XML but
+// does not decode (a required element missing, an unparsable date, an
+// element where text belongs, text where the auxArray belongs, bytes that
+// are not UTF-8 or not XML characters) is left out of the entries and
+// returned as a BadEntry naming the element and the reason, with the
+// entry's raw XML; its neighbours decode as usual.
+//
+// A body that is malformed as a whole (not XML, not the SOAP envelope of
+// the operation, cut short) is an error wrapping ErrMalformedResponse; a
+// SOAP fault in the body is a *Fault (HTTPStatus 0); an error r returned is
+// returned as is. It does not bound the size of r: the Client does that.
+func DecodeAssetJobLogs(r io.Reader, companyHandle, assetHandle string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
 	d := decoder{s: newScanner(r)}
 	return d.assetJobLogs(companyHandle, assetHandle)
 }
@@ -72,6 +82,8 @@ func (d *decoder) internedText() (string, error) {
 	return v, nil
 }
 
+// date reads a dateTime; path names it in the error ("" leaves that to
+// the caller, see localError).
 func (d *decoder) date(path string) (time.Time, error) {
 	var err error
 	d.buf, err = d.s.textContent(d.buf)
@@ -80,7 +92,7 @@ func (d *decoder) date(path string) (time.Time, error) {
 	}
 	t, ok := parseDateTime(d.buf)
 	if !ok {
-		return time.Time{}, malformed("%s: unparsable dateTime %q", path, snippet(d.buf, 64))
+		return time.Time{}, badElement(path, "unparsable dateTime %q", snippet(d.buf, 64))
 	}
 	return t, nil
 }
@@ -93,7 +105,7 @@ func (d *decoder) integer(path string) (int, error) {
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(d.buf)))
 	if err != nil {
-		return 0, malformed("%s: not an integer: %q", path, snippet(d.buf, 32))
+		return 0, badElement(path, "not an integer: %q", snippet(d.buf, 32))
 	}
 	return n, nil
 }
@@ -313,15 +325,22 @@ func missing(seen, required int, names []string) string {
 	return ""
 }
 
-func (d *decoder) assetJobLogs(companyHandle, assetHandle string) ([]pipeline.AssetJobLog, error) {
+func (d *decoder) assetJobLogs(companyHandle, assetHandle string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
 	if err := d.body("getAssetJobLogsReturn"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []pipeline.AssetJobLog
+	var (
+		out []pipeline.AssetJobLog
+		bad []pipeline.BadEntry
+	)
 	err := d.array(d.s.depth(), "jobLogArray", func(i int) error {
-		e, err := d.assetJobLog(i)
+		e, be, err := d.assetJobLogEntry(i)
 		if err != nil {
 			return err
+		}
+		if be != nil {
+			bad = append(bad, *be)
+			return nil
 		}
 		e.CompanyHandle = companyHandle
 		e.AssetHandle = assetHandle
@@ -329,15 +348,44 @@ func (d *decoder) assetJobLogs(companyHandle, assetHandle string) ([]pipeline.As
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := d.s.finish(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if out == nil {
 		out = []pipeline.AssetJobLog{}
 	}
-	return out, nil
+	return out, bad, nil
+}
+
+// assetJobLogEntry decodes the items element just started, the i-th of
+// jobLogArray. An entry that does not decode while the document stays
+// well-formed gives a BadEntry; other errors stop the document.
+func (d *decoder) assetJobLogEntry(i int) (pipeline.AssetJobLog, *pipeline.BadEntry, error) {
+	s := d.s
+	depth := s.depth()
+	s.startCapture()
+	e, err := d.assetJobLog(i)
+	var local *malformedError
+	if err != nil {
+		if local = localError(err, itemPath(i)); local == nil {
+			return e, nil, err
+		}
+		if err := s.skipOut(depth); err != nil {
+			return e, nil, err
+		}
+	}
+	raw, _, bb, hasBad := s.endCapture(local != nil)
+	if hasBad {
+		// What the replaced byte did to the decode is beside the point.
+		local = &malformedError{local: true, element: itemPath(i), reason: fmt.Sprintf("%s at byte %d of the entry", bb.what, bb.off)}
+	}
+	if local == nil {
+		return e, nil, nil
+	}
+	be := pipeline.NewBadEntry(i, local.element, local.reason, raw)
+	return e, &be, nil
 }
 
 func (d *decoder) assetJobLog(i int) (pipeline.AssetJobLog, error) {
@@ -359,7 +407,8 @@ func (d *decoder) assetJobLog(i int) (pipeline.AssetJobLog, error) {
 			}
 			continue
 		}
-		switch s.cur.local {
+		field := s.cur.local
+		switch field {
 		case "jobHandle":
 			e.JobHandle, err = d.internedText()
 			seen |= fJobHandle
@@ -376,7 +425,7 @@ func (d *decoder) assetJobLog(i int) (pipeline.AssetJobLog, error) {
 			e.SubmitUserEmail, err = d.internedText()
 			seen |= fSubmitUserEmail
 		case "logDate":
-			e.LogDate, err = d.date("jobLogArray.items[" + strconv.Itoa(i) + "].logDate")
+			e.LogDate, err = d.date("")
 			seen |= fLogDate
 		case "auxArray":
 			e.AuxArray, err = d.auxArray(i)
@@ -384,11 +433,14 @@ func (d *decoder) assetJobLog(i int) (pipeline.AssetJobLog, error) {
 			err = s.skip()
 		}
 		if err != nil {
+			if local := localError(err, itemPath(i)+"."+field); local != nil {
+				return e, local
+			}
 			return e, err
 		}
 	}
 	if m := missing(seen, fAllRequired, assetJobLogFields[:]); m != "" {
-		return e, malformed("jobLogArray.items[%d]: missing required element <%s>", i, m)
+		return e, badElement(itemPath(i), "missing required element <%s>", m)
 	}
 	return e, nil
 }
@@ -398,10 +450,14 @@ func (d *decoder) auxArray(entry int) ([]pipeline.JobLogDetail, error) {
 	var out []pipeline.JobLogDetail
 	depth := s.depth()
 	j := 0
+	s.sawText = false
 	for {
 		ok, err := s.child(depth)
 		if err != nil {
 			return nil, err
+		}
+		if s.sawText {
+			return nil, badElement(itemPath(entry)+".auxArray", "holds text, not an array of items")
 		}
 		if !ok {
 			return out, nil
@@ -420,6 +476,12 @@ func (d *decoder) auxArray(entry int) ([]pipeline.JobLogDetail, error) {
 		j++
 	}
 }
+
+// itemPath names the i-th entry of jobLogArray in errors.
+func itemPath(i int) string { return "jobLogArray.items[" + strconv.Itoa(i) + "]" }
+
+// auxPath names the j-th auxArray row of the i-th entry in errors.
+func auxPath(i, j int) string { return itemPath(i) + ".auxArray.items[" + strconv.Itoa(j) + "]" }
 
 func (d *decoder) auxItem(entry, j int) (pipeline.JobLogDetail, error) {
 	s := d.s
@@ -441,7 +503,8 @@ func (d *decoder) auxItem(entry, j int) (pipeline.JobLogDetail, error) {
 			continue
 		}
 		var v string
-		switch s.cur.local {
+		field := s.cur.local
+		switch field {
 		case "logMessage":
 			row.LogMessage, err = d.text()
 			hasMsg = true
@@ -450,7 +513,7 @@ func (d *decoder) auxItem(entry, j int) (pipeline.JobLogDetail, error) {
 			hasType = true
 		case "dateCreated":
 			var t time.Time
-			t, err = d.date("jobLogArray.items[" + strconv.Itoa(entry) + "].auxArray.items[" + strconv.Itoa(j) + "].dateCreated")
+			t, err = d.date("")
 			row.DateCreated = &t
 		case "assetName":
 			v, err = d.text()
@@ -465,14 +528,17 @@ func (d *decoder) auxItem(entry, j int) (pipeline.JobLogDetail, error) {
 			err = s.skip()
 		}
 		if err != nil {
+			if local := localError(err, auxPath(entry, j)+"."+field); local != nil {
+				return row, local
+			}
 			return row, err
 		}
 	}
 	switch {
 	case !hasMsg:
-		return row, malformed("jobLogArray.items[%d].auxArray.items[%d]: missing required element <logMessage>", entry, j)
+		return row, badElement(auxPath(entry, j), "missing required element <logMessage>")
 	case !hasType:
-		return row, malformed("jobLogArray.items[%d].auxArray.items[%d]: missing required element <logType>", entry, j)
+		return row, badElement(auxPath(entry, j), "missing required element <logType>")
 	}
 	return row, nil
 }

@@ -33,6 +33,37 @@ type malformedError struct {
 	// truncated is set when the document ended before its root element
 	// closed: the body was cut short, which a later call may not repeat.
 	truncated bool
+	// local is set when the document is well-formed XML but one element's
+	// content is wrong (a required child missing, an unparsable date, an
+	// element where text belongs): element names it (empty until the
+	// decoder knows where it was) and reason says what is wrong. A decoder
+	// can skip the entry holding it and go on.
+	local           bool
+	element, reason string
+}
+
+// badElement returns a local malformedError about element.
+func badElement(element, format string, args ...any) error {
+	reason := fmt.Sprintf(format, args...)
+	msg := reason
+	if element != "" {
+		msg = element + ": " + reason
+	}
+	return &malformedError{msg: msg, local: true, element: element, reason: reason}
+}
+
+// localError returns err as a local malformedError, naming element when
+// err does not name one yet, or nil when err is not local.
+func localError(err error, element string) *malformedError {
+	var me *malformedError
+	if !errors.As(err, &me) || !me.local {
+		return nil
+	}
+	if me.element == "" {
+		me.element = element
+		me.msg = element + ": " + me.reason
+	}
+	return me
 }
 
 func (e *malformedError) Error() string { return "malformed response: " + e.msg }

@@ -32,7 +32,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	entries, err := client.AssetJobLogs(context.Background(), "c|6", "a|732|1|535")
+	entries, _, err := client.AssetJobLogs(context.Background(), "c|6", "a|732|1|535")
 	if err != nil {
 		fmt.Println(err, "retryable:", ips.IsRetryable(err))
 		return

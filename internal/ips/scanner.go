@@ -3,6 +3,7 @@ package ips
 import (
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -69,19 +70,28 @@ const (
 // entity map is set, so only the five predefined entities and character
 // references are expanded; DOCTYPE declarations are rejected.
 type scanner struct {
-	d        *xml.Decoder
+	d   *xml.Decoder
+	raw *rawReader
+	// tokStart is the stream offset where the last token began.
+	tokStart int64
+	// capture is set while an element's raw bytes are kept and the bytes
+	// rawReader replaced in it are left for the caller (see capture).
+	capture  bool
 	bindings []binding
 	open     []xml.Name // raw names of the open elements
 	text     []byte     // CharData of the last tokText, valid until next()
 	cur      elem       // last tokStart
 	done     bool       // root element closed
 	sawRoot  bool
+	// sawText is set when child skips text that is not white space.
+	sawText bool
 }
 
 func newScanner(r io.Reader) *scanner {
-	d := xml.NewDecoder(r)
+	raw := newRawReader(r)
+	d := xml.NewDecoder(raw)
 	d.Strict = true
-	return &scanner{d: d, open: make([]xml.Name, 0, 16), bindings: make([]binding, 0, 8)}
+	return &scanner{d: d, raw: raw, open: make([]xml.Name, 0, 16), bindings: make([]binding, 0, 8)}
 }
 
 func (s *scanner) depth() int { return len(s.open) }
@@ -90,6 +100,13 @@ func (s *scanner) depth() int { return len(s.open) }
 // once the root element has closed, and a truncation error otherwise.
 func (s *scanner) next() (tokKind, error) {
 	for {
+		if !s.capture {
+			if bad, ok := s.raw.badBefore(s.d.InputOffset()); ok {
+				return tokEOF, malformed("%s at byte offset %d", bad.what, bad.off)
+			}
+			s.tokStart = s.d.InputOffset()
+			s.raw.keep(s.tokStart)
+		}
 		tok, err := s.d.RawToken()
 		if err != nil {
 			if err == io.EOF {
@@ -110,7 +127,12 @@ func (s *scanner) next() (tokKind, error) {
 			}
 			// A read error of the underlying body (too large, connection
 			// reset, gzip error): returned as is for the caller to type.
-			return tokEOF, err
+			if err == s.raw.err {
+				return tokEOF, err
+			}
+			// Anything else encoding/xml refuses (an <?xml?> declaration
+			// of another version, say) is the document's fault.
+			return tokEOF, malformed("%v", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -220,6 +242,10 @@ func (s *scanner) child(d int) (bool, error) {
 			if s.depth() < d {
 				return false, nil
 			}
+		case tokText:
+			if !s.sawText && !isSpace(s.text) {
+				s.sawText = true
+			}
 		case tokEOF:
 			return false, malformed("document ended early")
 		}
@@ -240,6 +266,21 @@ func (s *scanner) skip() error {
 	}
 }
 
+// skipOut consumes the rest of the element open at depth d, wherever
+// inside it the scanner is.
+func (s *scanner) skipOut(d int) error {
+	for s.depth() >= d {
+		k, err := s.next()
+		if err != nil {
+			return err
+		}
+		if k == tokEOF {
+			return malformed("document ended early")
+		}
+	}
+	return nil
+}
+
 // textContent reads the text of the element just started up to its end. A
 // child element inside it is an error; comments are ignored.
 func (s *scanner) textContent(buf []byte) ([]byte, error) {
@@ -255,13 +296,38 @@ func (s *scanner) textContent(buf []byte) ([]byte, error) {
 		case tokText:
 			buf = append(buf, s.text...)
 		case tokStart:
-			return buf, malformed("unexpected element <%s> inside <%s>", s.cur.local, name)
+			reason := fmt.Sprintf("element <%s> where text belongs", s.cur.local)
+			return buf, &malformedError{msg: "<" + name + ">: " + reason, local: true, reason: reason}
 		case tokEnd:
 			if s.depth() < d {
 				return buf, nil
 			}
 		}
 	}
+}
+
+// startCapture keeps the raw bytes of the element just started, from its
+// start tag on, until endCapture.
+func (s *scanner) startCapture() { s.capture = true }
+
+// endCapture ends a capture begun when the element that has just ended
+// started. It returns the element's raw bytes, and the first byte in it
+// that was not valid UTF-8 or not an XML character, with its offset in the
+// element. It does not copy the bytes unless want.
+func (s *scanner) endCapture(want bool) (raw []byte, size int, bad badByte, hasBad bool) {
+	s.capture = false
+	end := s.d.InputOffset()
+	size = int(end - s.tokStart)
+	if b, ok := s.raw.badBefore(end); ok {
+		bad, hasBad = b, true
+		bad.off -= s.tokStart
+		want = true
+	}
+	if want {
+		raw = s.raw.kept(s.tokStart, end)
+	}
+	s.raw.dropBad(end)
+	return raw, size, bad, hasBad
 }
 
 // finish reads the rest of the document, so that a body cut short after the

@@ -27,7 +27,7 @@ func TestClientAgainstSimulator(t *testing.T) {
 			ctx := context.Background()
 			company := sim.CompanyHandle()
 			for i, handle := range sim.AssetHandles() {
-				got, err := c.AssetJobLogs(ctx, company, handle)
+				got, _, err := c.AssetJobLogs(ctx, company, handle)
 				if err != nil {
 					t.Fatalf("asset %d: %v", i, err)
 				}

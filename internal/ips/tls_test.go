@@ -47,7 +47,7 @@ func tlsClient(t *testing.T, url string, tc *tls.Config) *ips.Client {
 
 func TestTLSSelfSignedCertificateIsRejectedByDefault(t *testing.T) {
 	srv := tlsServer(t)
-	_, err := tlsClient(t, srv.URL, nil).AssetJobLogs(context.Background(), testCompany, testAsset)
+	_, _, err := tlsClient(t, srv.URL, nil).AssetJobLogs(context.Background(), testCompany, testAsset)
 	if err == nil {
 		t.Fatal("the default client accepted a self-signed certificate")
 	}
@@ -72,7 +72,7 @@ func TestTLSHostnameMismatchIsRejected(t *testing.T) {
 	pool.AddCert(srv.Certificate())
 	// The certificate names 127.0.0.1 and example.com, not localhost.
 	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
-	_, err := tlsClient(t, url, &tls.Config{RootCAs: pool}).AssetJobLogs(context.Background(), testCompany, testAsset)
+	_, _, err := tlsClient(t, url, &tls.Config{RootCAs: pool}).AssetJobLogs(context.Background(), testCompany, testAsset)
 	var host x509.HostnameError
 	if !errors.As(err, &host) {
 		t.Fatalf("got %v, want an x509.HostnameError", err)
@@ -86,7 +86,7 @@ func TestTLSTrustedCAIsAccepted(t *testing.T) {
 	srv := tlsServer(t)
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
-	got, err := tlsClient(t, srv.URL, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}).
+	got, _, err := tlsClient(t, srv.URL, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}).
 		AssetJobLogs(context.Background(), testCompany, testAsset)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("got %d entries, %v; want 2 entries", len(got), err)
@@ -95,7 +95,7 @@ func TestTLSTrustedCAIsAccepted(t *testing.T) {
 
 func TestTLSInsecureSkipVerifyIsAccepted(t *testing.T) {
 	srv := tlsServer(t)
-	got, err := tlsClient(t, srv.URL, &tls.Config{InsecureSkipVerify: true}).
+	got, _, err := tlsClient(t, srv.URL, &tls.Config{InsecureSkipVerify: true}).
 		AssetJobLogs(context.Background(), testCompany, testAsset)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("got %d entries, %v; want 2 entries", len(got), err)
@@ -236,7 +236,7 @@ func TestHostileResponsesFailInBoundedMemory(t *testing.T) {
 				var err error
 				var got int
 				allocs[i] = allocated(func() {
-					entries, e := c.AssetJobLogs(context.Background(), testCompany, testAsset)
+					entries, _, e := c.AssetJobLogs(context.Background(), testCompany, testAsset)
 					got, err = len(entries), e
 				})
 				if err == nil {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -116,10 +117,10 @@ func (s *Sink) EventIDs() []string {
 }
 
 // SourceFunc adapts a function to pipeline.Source.
-type SourceFunc func(ctx context.Context, company, asset string) ([]pipeline.AssetJobLog, error)
+type SourceFunc func(ctx context.Context, company, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error)
 
 // AssetJobLogs implements pipeline.Source.
-func (f SourceFunc) AssetJobLogs(ctx context.Context, company, asset string) ([]pipeline.AssetJobLog, error) {
+func (f SourceFunc) AssetJobLogs(ctx context.Context, company, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
 	return f(ctx, company, asset)
 }
 
@@ -142,4 +143,32 @@ func Entry(asset string, at time.Time, msg string) pipeline.AssetJobLog {
 		JobHandle: "j|6||Add", JobName: "Add", LogMessage: msg, LogType: "UploadSuccess",
 		SubmitUserEmail: "someone@example.com", LogDate: at.UTC().Truncate(time.Millisecond),
 	}
+}
+
+// LimitedSink is a Sink whose topic refuses records whose value is larger
+// than MaxValueBytes; it tells the Poller so through CheckRecord, and
+// Publish refuses such records too (the whole call), as a broker would.
+type LimitedSink struct {
+	Sink
+	MaxValueBytes int
+}
+
+var _ pipeline.RecordChecker = (*LimitedSink)(nil)
+
+// CheckRecord implements pipeline.RecordChecker.
+func (s *LimitedSink) CheckRecord(r pipeline.Record) error {
+	if len(r.Value) > s.MaxValueBytes {
+		return fmt.Errorf("record value of %d bytes exceeds the limit of %d: %w", len(r.Value), s.MaxValueBytes, pipeline.ErrRecordTooLarge)
+	}
+	return nil
+}
+
+// Publish implements pipeline.Sink.
+func (s *LimitedSink) Publish(ctx context.Context, records []pipeline.Record) error {
+	for _, r := range records {
+		if err := s.CheckRecord(r); err != nil {
+			return err
+		}
+	}
+	return s.Sink.Publish(ctx, records)
 }
