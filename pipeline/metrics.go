@@ -167,7 +167,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "assetjoblog_checkpoint_commit_errors_total",
-			Help: "Failed checkpoint commits. The entries just published are re-published with the same eventIds after a restart.",
+			Help: "Failed checkpoint commits. The producer stops; at the next start it finds the entries just published on the topic and does not send them again.",
 		}),
 		groupPartitions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "assetjoblog_group_owned_partitions",
