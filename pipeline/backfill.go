@@ -12,8 +12,8 @@ import (
 // starts discovery mode with every asset's whole log.
 //
 // The backfill works through the catalog in creation order (searchAssets
-// sorted by Created ascending) in chunks; after each chunk is published and
-// committed it records how far it got. A restart lists the catalog again
+// sorted by Created ascending) and records how far every asset up to a
+// point is published and committed. A restart lists the catalog again
 // and resumes after LastHandle, so a crash never starts it over.
 type BackfillCheckpoint struct {
 	// Started is when the backfill began. Discovery then starts from here
@@ -36,12 +36,14 @@ type BackfillCheckpoints interface {
 	CommitBackfill(companyHandle string, cp BackfillCheckpoint) error
 }
 
-// backfillChunk is how many assets the backfill works on between two
-// progress commits: a crash redoes at most this many (each costs a
-// getAssetJobLogs call; their entries are skipped by the asset checkpoints),
-// and the chunk's tail, where fewer fetches than Concurrency are in flight,
-// costs about one IPS latency per chunk.
-const backfillChunk = 1000
+// The backfill commits its progress after every backfillChunk assets or
+// backfillCommitEvery, whichever comes first: a crash redoes at most that
+// much (plus the assets in flight), each a getAssetJobLogs call whose
+// entries the asset checkpoints skip.
+const (
+	backfillChunk       = 1000
+	backfillCommitEvery = time.Second
+)
 
 // backfill runs the backfill to its end, or resumes it, unless it is
 // complete. It returns nil once it is complete; on an error the progress
@@ -88,21 +90,49 @@ func (p *Poller) backfill(ctx context.Context, stats *RoundStats) error {
 	p.cfg.Logger.Info("backfill", "company", company, "assets", total, "done", from, "started", bf.Started)
 	p.cfg.Metrics.backfillProgress(from, total)
 	p.addTotal(total - from)
-	for lo := from; lo < total; lo += backfillChunk {
-		hi := min(lo+backfillChunk, total)
-		st, err := p.assetsRound(ctx, assets[lo:hi])
-		stats.Assets += st.Assets
-		stats.AssetsFailed += st.AssetsFailed
-		stats.Published += st.Published
-		stats.AssetCalls += st.AssetCalls
-		if err != nil {
-			return fmt.Errorf("backfill of assets %d to %d of %d: %w", lo+1, hi, total, err)
+	// Progress is the longest prefix of the listing whose assets are all
+	// done: assets finish out of order (Concurrency at once), and one that
+	// failed holds the prefix back until a later round redoes it. It is
+	// committed at most every backfillCommitEvery, and when the
+	// backfill's work ends.
+	todo := assets[from:]
+	finished := make([]bool, len(todo))
+	prefix, committed := 0, 0
+	lastCommit := p.cfg.Now()
+	var commitErr error
+	save := func() {
+		if prefix == committed || commitErr != nil {
+			return
 		}
-		bf.Done, bf.LastHandle = hi, assets[hi-1]
-		if err := commit(); err != nil {
-			return err
+		bf.Done, bf.LastHandle = from+prefix, todo[prefix-1]
+		if commitErr = commit(); commitErr == nil {
+			committed = prefix
+			lastCommit = p.cfg.Now()
+			p.cfg.Metrics.backfillProgress(from+prefix, total)
 		}
-		p.cfg.Metrics.backfillProgress(hi, total)
+	}
+	st, err := p.assetsRoundTracked(ctx, todo, func(i int, ok bool) {
+		if !ok {
+			return
+		}
+		finished[i] = true
+		for prefix < len(todo) && finished[prefix] {
+			prefix++
+		}
+		if prefix-committed >= backfillChunk || p.cfg.Now().Sub(lastCommit) >= backfillCommitEvery {
+			save()
+		}
+	})
+	save()
+	stats.Assets += st.Assets
+	stats.AssetsFailed += st.AssetsFailed
+	stats.Published += st.Published
+	stats.AssetCalls += st.AssetCalls
+	if commitErr != nil {
+		return commitErr
+	}
+	if err != nil {
+		return fmt.Errorf("backfill (%d of %d assets done): %w", from+prefix, total, err)
 	}
 	bf.Complete = true
 	bf.Done = total

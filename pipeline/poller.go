@@ -367,6 +367,13 @@ func (p *Poller) workContext(ctx context.Context) (context.Context, context.Canc
 
 // assetsRound works on the given assets with bounded concurrency.
 func (p *Poller) assetsRound(ctx context.Context, assets []string) (RoundStats, error) {
+	return p.assetsRoundTracked(ctx, assets, nil)
+}
+
+// assetsRoundTracked is assetsRound that also calls done, serialised, as
+// each asset's work ends: with its index in assets and whether its entries
+// were all published and committed.
+func (p *Poller) assetsRoundTracked(ctx context.Context, assets []string, done func(i int, ok bool)) (RoundStats, error) {
 	stats := RoundStats{}
 	work, cancel := p.workContext(ctx)
 	defer cancel()
@@ -377,7 +384,7 @@ func (p *Poller) assetsRound(ctx context.Context, assets []string) (RoundStats, 
 	g.SetLimit(2 * p.cfg.Concurrency)
 	var mu sync.Mutex
 	var failed []error
-	for _, asset := range assets {
+	for i, asset := range assets {
 		if ctx.Err() != nil || gctx.Err() != nil {
 			break
 		}
@@ -393,6 +400,9 @@ func (p *Poller) assetsRound(ctx context.Context, assets []string) (RoundStats, 
 			defer mu.Unlock()
 			stats.AssetCalls += res.calls
 			stats.Published += res.published
+			if done != nil {
+				done(i, err == nil)
+			}
 			if err == nil {
 				return nil
 			}
