@@ -11,16 +11,28 @@
 #   scripts/kafka.sh topic NAME [PARTITIONS]
 #                                   create a topic (replication factor 1) unless it exists
 #   scripts/kafka.sh kill9          SIGKILL the broker (crash test); data is kept
+#   scripts/kafka.sh freeze SECONDS SIGSTOP the broker, wait, SIGCONT it: requests sent meanwhile are
+#                                   handled after their clients gave up on them
 #   scripts/kafka.sh restart        stop (or reap a killed broker) and start again on the same data
 #   scripts/kafka.sh clean          down, then delete the data directory
 #   scripts/kafka.sh env            print the export lines for the integration suite: KAFKA_BROKERS
 #                                   (plaintext), and KAFKA_SASL_SSL_BROKERS, KAFKA_CA_FILE, KAFKA_SASL_USER,
 #                                   KAFKA_SASL_PASSWORD_FILE (the TLS + SASL listener and its test credentials)
 #
+#   scripts/kafka.sh cluster up     a three-node KRaft cluster (each node broker and controller, plaintext):
+#                                   replication factor 3, min.insync.replicas 2, unclean election off
+#   scripts/kafka.sh cluster down | status | clean
+#   scripts/kafka.sh cluster kill9 N | restart N
+#                                   SIGKILL node N (1-3), or start it again on its data
+#   scripts/kafka.sh cluster env    print KAFKA_CLUSTER_BROKERS and KAFKA_CLUSTER_SCRIPT for the suite
+#
 # Environment:
 #   CACHE_DIR      directory for caches (default .cache under the repository root)
 #   KAFKA_PORT     PLAINTEXT listener port (default 19092); the controller uses KAFKA_PORT+1 and
 #                  the SASL_SSL listener KAFKA_PORT+2
+#   KAFKA_CLUSTER_PORT  first port of the cluster (default 19200): node N listens on
+#                  KAFKA_CLUSTER_PORT+2(N-1) and its controller on the port after
+#   KAFKA_CLUSTER_HEAP  JVM heap options of each cluster node (default "-Xms128m -Xmx512m")
 #   KAFKA_VERSION  org.apache.kafka version to fetch (default: the one in test/kafka/pom.xml)
 #   KAFKA_HEAP     JVM heap options (default "-Xms256m -Xmx1g")
 #   KAFKA_START_TIMEOUT  seconds to wait for the broker to answer (default 90)
@@ -33,6 +45,7 @@
 #   kafka-data/server.properties, log4j2*.properties, kafka.pid, kafka.log
 #   kafka-data/tls/        the broker's self-signed certificate (broker.p12, ca.pem for clients) and
 #                          the test user's SASL password, made once with the JDK's keytool
+#   kafka-cluster/node-N/  each cluster node's server.properties, logs/, kafka.pid, kafka.log
 #
 # The broker has two client listeners: PLAINTEXT on KAFKA_PORT, and SASL_SSL on
 # KAFKA_PORT+2 (TLS with the certificate above; SASL PLAIN, SCRAM-SHA-256 and
@@ -371,6 +384,16 @@ cmd_kill9() {
 	say "killed (SIGKILL) pid $pid; data kept in $data"
 }
 
+cmd_freeze() {
+	local pid secs=${1:-}
+	[[ $secs =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "usage: kafka.sh freeze SECONDS"
+	pid=$(broker_pid) || die "the broker is not running"
+	kill -STOP "$pid"
+	sleep "$secs"
+	kill -CONT "$pid"
+	say "froze pid $pid for ${secs}s"
+}
+
 cmd_restart() {
 	stop_broker
 	check_java
@@ -384,12 +407,243 @@ cmd_clean() {
 	say "removed $data"
 }
 
+
+# ---- three-node cluster ------------------------------------------------------
+
+cluster_port=${KAFKA_CLUSTER_PORT:-19200}
+cluster_dir=$cache_dir/kafka-cluster
+cluster_heap=${KAFKA_CLUSTER_HEAP:--Xms128m -Xmx512m}
+cluster_nodes=(1 2 3)
+
+node_port() { echo $((cluster_port + 2 * ($1 - 1))); }
+node_cport() { echo $((cluster_port + 2 * ($1 - 1) + 1)); }
+node_dir() { echo "$cluster_dir/node-$1"; }
+cluster_bootstrap() {
+	local n out=""
+	for n in "${cluster_nodes[@]}"; do out+="${out:+,}127.0.0.1:$(node_port "$n")"; done
+	echo "$out"
+}
+
+# node_pid prints the pid of cluster node N, or fails.
+node_pid() {
+	local dir pid
+	dir=$(node_dir "$1")
+	[[ -f $dir/kafka.pid ]] || return 1
+	pid=$(cat "$dir/kafka.pid")
+	[[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "kafka.Kafka $dir/server.properties" || return 1
+	echo "$pid"
+}
+
+# cluster_logging writes the log4j files of the nodes and of the tools.
+cluster_logging() {
+	mkdir -p "$cluster_dir"
+	log4j_tools=$cluster_dir/log4j2-tools.properties
+	cat >"$cluster_dir/log4j2.properties" <<-LOG4J
+		status = warn
+		appender.out.type = Console
+		appender.out.name = STDOUT
+		appender.out.layout.type = PatternLayout
+		appender.out.layout.pattern = [%d] %p %m (%c)%n
+		rootLogger.level = info
+		rootLogger.appenderRef.out.ref = STDOUT
+		logger.kafkaclients.name = org.apache.kafka.clients
+		logger.kafkaclients.level = warn
+		logger.request.name = kafka.request.logger
+		logger.request.level = warn
+	LOG4J
+	cat >"$log4j_tools" <<-LOG4J
+		status = warn
+		appender.err.type = Console
+		appender.err.name = STDERR
+		appender.err.target = SYSTEM_ERR
+		appender.err.layout.type = PatternLayout
+		appender.err.layout.pattern = %p %m (%c)%n
+		rootLogger.level = warn
+		rootLogger.appenderRef.err.ref = STDERR
+	LOG4J
+}
+
+cluster_config() {
+	local n dir voters="" props_new
+	for n in "${cluster_nodes[@]}"; do voters+="${voters:+,}$n@127.0.0.1:$(node_cport "$n")"; done
+	for n in "${cluster_nodes[@]}"; do
+		dir=$(node_dir "$n")
+		mkdir -p "$dir"
+		props_new=$dir/server.properties.new
+		cat >"$props_new" <<-PROPS
+			# Node $n of the three-node KRaft cluster of the assetjoblog integration suite (scripts/kafka.sh cluster).
+			process.roles=broker,controller
+			node.id=$n
+			controller.quorum.voters=$voters
+			listeners=PLAINTEXT://127.0.0.1:$(node_port "$n"),CONTROLLER://127.0.0.1:$(node_cport "$n")
+			advertised.listeners=PLAINTEXT://127.0.0.1:$(node_port "$n")
+			controller.listener.names=CONTROLLER
+			inter.broker.listener.name=PLAINTEXT
+			listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+			log.dirs=$dir/logs
+			num.partitions=3
+			default.replication.factor=3
+			min.insync.replicas=2
+			unclean.leader.election.enable=false
+			offsets.topic.replication.factor=3
+			offsets.topic.num.partitions=1
+			transaction.state.log.replication.factor=3
+			transaction.state.log.min.isr=2
+			transaction.state.log.num.partitions=1
+			share.coordinator.state.topic.replication.factor=3
+			share.coordinator.state.topic.min.isr=2
+			auto.create.topics.enable=false
+			group.initial.rebalance.delay.ms=0
+			broker.session.timeout.ms=4000
+			broker.heartbeat.interval.ms=500
+			replica.lag.time.max.ms=5000
+			num.network.threads=1
+			num.io.threads=2
+			num.recovery.threads.per.data.dir=1
+			log.retention.hours=24
+		PROPS
+		if [[ -f $dir/server.properties ]] && ! cmp -s "$dir/server.properties" "$props_new"; then
+			say "cluster node $n: configuration changed; discarding its data"
+			rm -rf "${dir:?}/logs"
+		fi
+		mv "$props_new" "$dir/server.properties"
+	done
+}
+
+cluster_format() {
+	local n dir id
+	if [[ ! -s $cluster_dir/cluster.id ]]; then
+		run_class kafka.tools.StorageTool random-uuid | tail -n1 >"$cluster_dir/cluster.id"
+	fi
+	id=$(cat "$cluster_dir/cluster.id")
+	[[ -n $id ]] || die "StorageTool random-uuid printed nothing"
+	for n in "${cluster_nodes[@]}"; do
+		dir=$(node_dir "$n")
+		[[ -f $dir/logs/meta.properties ]] && continue
+		run_class kafka.tools.StorageTool format --config "$dir/server.properties" --cluster-id "$id" \
+			--ignore-formatted >&2 || die "formatting $dir/logs failed"
+	done
+}
+
+# node_launch starts cluster node N in the background, without waiting.
+node_launch() {
+	local n=$1 dir
+	dir=$(node_dir "$n")
+	node_pid "$n" >/dev/null && return 0
+	if port_open "$(node_port "$n")" || port_open "$(node_cport "$n")"; then
+		die "port $(node_port "$n") or $(node_cport "$n") on 127.0.0.1 is in use by another process; set KAFKA_CLUSTER_PORT"
+	fi
+	: >"$dir/kafka.log"
+	# shellcheck disable=SC2086 # the heap holds several JVM options
+	setsid nohup "$(java_bin)" $cluster_heap -XX:+UseG1GC -Djava.awt.headless=true \
+		-Dlog4j2.configurationFile="$cluster_dir/log4j2.properties" -Dkafka.logs.dir="$dir" \
+		-cp "$(classpath)" kafka.Kafka "$dir/server.properties" >>"$dir/kafka.log" 2>&1 </dev/null &
+	echo $! >"$dir/kafka.pid"
+}
+
+# node_wait waits until cluster node N logs that it started.
+node_wait() {
+	local n=$1 dir deadline
+	dir=$(node_dir "$n")
+	deadline=$(($(date +%s) + start_timeout))
+	until grep -q "Kafka Server started" "$dir/kafka.log"; do
+		if ! node_pid "$n" >/dev/null; then
+			tail -n 30 "$dir/kafka.log" >&2
+			die "cluster node $n exited during start-up (log: $dir/kafka.log)"
+		fi
+		if (($(date +%s) >= deadline)); then
+			tail -n 30 "$dir/kafka.log" >&2
+			die "cluster node $n did not start within ${start_timeout}s (log: $dir/kafka.log)"
+		fi
+		sleep 0.2
+	done
+}
+
+node_stop() {
+	local n=$1 pid i
+	pid=$(node_pid "$n") || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$(node_dir "$n")/kafka.pid"
+}
+
+cluster_up() {
+	local t0 n
+	t0=$(now_ms)
+	check_java
+	fetch
+	cluster_logging
+	cluster_config
+	cluster_format
+	for n in "${cluster_nodes[@]}"; do node_launch "$n"; done
+	for n in "${cluster_nodes[@]}"; do node_wait "$n"; done
+	run_class org.apache.kafka.tools.TopicCommand --bootstrap-server "$(cluster_bootstrap)" --list >/dev/null ||
+		die "the cluster started but does not answer a metadata request on $(cluster_bootstrap)"
+	say "three-node KRaft cluster answers on $(cluster_bootstrap), started in $(elapsed "$t0")"
+}
+
+cluster_node_arg() {
+	[[ ${1:-} =~ ^[123]$ ]] || die "usage: kafka.sh cluster kill9|restart N (N = 1, 2 or 3)"
+}
+
+cmd_cluster() {
+	local n pid
+	case ${1:-} in
+	up) cluster_up ;;
+	down)
+		for n in "${cluster_nodes[@]}"; do node_stop "$n"; done
+		say "cluster stopped"
+		;;
+	status)
+		for n in "${cluster_nodes[@]}"; do
+			if pid=$(node_pid "$n"); then
+				echo "node $n: running (pid $pid) on 127.0.0.1:$(node_port "$n")"
+			else
+				echo "node $n: not running"
+			fi
+		done
+		;;
+	kill9)
+		cluster_node_arg "${2:-}"
+		pid=$(node_pid "$2") || die "cluster node $2 is not running"
+		kill -KILL "$pid"
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+		rm -f "$(node_dir "$2")/kafka.pid"
+		say "cluster node $2 killed (SIGKILL, pid $pid)"
+		;;
+	restart)
+		cluster_node_arg "${2:-}"
+		node_stop "$2"
+		check_java
+		node_launch "$2"
+		node_wait "$2"
+		say "cluster node $2 started again"
+		;;
+	clean)
+		for n in "${cluster_nodes[@]}"; do node_stop "$n"; done
+		rm -rf "${cluster_dir:?}"
+		say "removed $cluster_dir"
+		;;
+	env)
+		echo "export KAFKA_CLUSTER_BROKERS=$(cluster_bootstrap) KAFKA_CLUSTER_SCRIPT=$root/scripts/kafka.sh"
+		;;
+	*) die "usage: kafka.sh cluster up|down|status|kill9 N|restart N|clean|env" ;;
+	esac
+}
+
 case ${1:-} in
+cluster) cmd_cluster "${@:2}" ;;
 up) cmd_up ;;
 down) stop_broker ;;
 status) cmd_status ;;
 topic) cmd_topic "${@:2}" ;;
 kill9) cmd_kill9 ;;
+freeze) cmd_freeze "${@:2}" ;;
 restart) cmd_restart ;;
 clean) cmd_clean ;;
 env)

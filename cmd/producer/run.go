@@ -86,10 +86,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Reconcile: &pipeline.ReconcileConfig{
 			Reader: sink, Partitioner: sink, Bounds: store,
 			// The broker answers a produce request within its timeout,
-			// which is the write timeout: waiting as long again after an
-			// unknown outcome lets a request it was still handling finish
-			// before the partition is read back.
-			Settle: cfg.KafkaWriteTimeout,
+			// which is the write timeout: waiting twice as long after an
+			// unknown outcome lets a request it had queued or was still
+			// handling finish before the partition is read back.
+			Settle: 2 * cfg.KafkaWriteTimeout,
 		},
 		Concurrency:     cfg.Concurrency,
 		RequestRate:     cfg.RequestRate,

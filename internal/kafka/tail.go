@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -116,13 +117,121 @@ func (s *Sink) listOffset(ctx context.Context, partition int32, ts int64) (int64
 		s.cfg.Topic, partition, kafkago.UnknownTopicOrPartition)
 }
 
-// offsetsOf returns the partition's log start offset and high watermark.
+// offsetsOf returns the partition's log start offset and settled end.
 func (s *Sink) offsetsOf(ctx context.Context, partition int32) (start, end int64, err error) {
 	if start, err = s.listOffset(ctx, partition, -2); err != nil {
 		return 0, 0, err
 	}
-	end, err = s.listOffset(ctx, partition, -1)
+	end, err = s.settledEnd(ctx, partition)
 	return start, end, err
+}
+
+// settledEnd returns the partition's high watermark once every record the
+// leader had appended when it was called is committed (or, after a leader
+// change, truncated away): a write that timed out may sit in the leader's
+// log beyond the high watermark, waiting for followers, and become visible
+// later. It reads the leader's log end for its current epoch
+// (OffsetForLeaderEpoch) and waits until the high watermark reaches it,
+// starting over when the leader changes. A new leader answers ListOffsets
+// only once its high watermark covers what it took over (KIP-207).
+func (s *Sink) settledEnd(ctx context.Context, partition int32) (int64, error) {
+	for {
+		epoch, err := s.leaderEpoch(ctx, partition)
+		if err != nil {
+			return 0, err
+		}
+		leo, err := s.epochEnd(ctx, partition, epoch)
+		if errors.Is(err, errLeaderMoving) {
+			select {
+			case <-ctx.Done():
+				return 0, fmt.Errorf("kafka: topic %q partition %d: waiting for a leader: %w", s.cfg.Topic, partition, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		for {
+			hwm, err := s.listOffset(ctx, partition, -1)
+			if err != nil {
+				return 0, err
+			}
+			if leo < 0 || hwm >= leo {
+				return hwm, nil
+			}
+			select {
+			case <-ctx.Done():
+				return 0, fmt.Errorf("kafka: topic %q partition %d: waiting for the high watermark (%d) to reach the log end (%d): %w",
+					s.cfg.Topic, partition, hwm, leo, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+			if now, err := s.leaderEpoch(ctx, partition); err != nil || now != epoch {
+				break // a new leader: its log end may be lower
+			}
+		}
+	}
+}
+
+// leaderEpoch returns the current leader epoch of the partition.
+func (s *Sink) leaderEpoch(ctx context.Context, partition int32) (int32, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(s.cfg.Topic)
+	req.Topics = append(req.Topics, rt)
+	res, err := req.RequestWith(ctx, s.admin)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: metadata of topic %q: %w", s.cfg.Topic, brokerError(err))
+	}
+	for _, t := range res.Topics {
+		if t.Topic == nil || *t.Topic != s.cfg.Topic {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return 0, fmt.Errorf("kafka: metadata of topic %q: %w", s.cfg.Topic, brokerError(err))
+		}
+		for _, p := range t.Partitions {
+			if p.Partition == partition {
+				return p.LeaderEpoch, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("kafka: metadata of topic %q: no partition %d: %w", s.cfg.Topic, partition, kafkago.UnknownTopicOrPartition)
+}
+
+// errLeaderMoving is returned by epochEnd while a leader change is under way.
+var errLeaderMoving = errors.New("leader change under way")
+
+// epochEnd returns the leader's log end offset for its current epoch, or
+// errLeaderMoving when a leader change is under way.
+func (s *Sink) epochEnd(ctx context.Context, partition, epoch int32) (int64, error) {
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	req.ReplicaID = -1
+	t := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	t.Topic = s.cfg.Topic
+	p := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	p.Partition, p.CurrentLeaderEpoch, p.LeaderEpoch = partition, epoch, epoch
+	t.Partitions = append(t.Partitions, p)
+	req.Topics = append(req.Topics, t)
+	res, err := req.RequestWith(ctx, s.admin)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: log end of topic %q partition %d: %w", s.cfg.Topic, partition, brokerError(err))
+	}
+	for _, rt := range res.Topics {
+		for _, rp := range rt.Partitions {
+			if rp.Partition != partition {
+				continue
+			}
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				if kerr.IsRetriable(err) {
+					return 0, errLeaderMoving
+				}
+				return 0, fmt.Errorf("kafka: log end of topic %q partition %d: %w", s.cfg.Topic, partition, brokerError(err))
+			}
+			return rp.EndOffset, nil
+		}
+	}
+	return -1, nil
 }
 
 // EndOffset returns the partition's high watermark. It implements
