@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 )
 
 // ErrTopicNotFound is returned, wrapped with the topic and the brokers, by
@@ -61,6 +62,11 @@ func IsRetryable(err error) bool {
 	var tooLarge kafkago.MessageTooLargeError
 	if errors.As(err, &tooLarge) {
 		return false
+	}
+	// kafka-go found no partition or leader in its metadata: an election
+	// or a new partition, which the next metadata refresh settles.
+	if errors.Is(err, protocol.ErrNoLeader) || errors.Is(err, protocol.ErrNoPartition) {
+		return true
 	}
 
 	var kerr kafkago.Error
@@ -157,7 +163,7 @@ func NotAppended(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrClosed) || errors.Is(err, io.ErrClosedPipe) {
+	if errors.Is(err, ErrClosed) || errors.Is(err, io.ErrClosedPipe) || clientSideNoRoute(err) {
 		return true
 	}
 	var werr kafkago.WriteErrors
@@ -234,4 +240,11 @@ func rejectedBeforeAppend(e kafkago.Error) bool {
 		return true
 	}
 	return false
+}
+
+// clientSideNoRoute reports kafka-go's own verdicts from its cluster
+// metadata, given before any produce request is sent: the topic, the
+// partition or its leader is not known (yet, or any more).
+func clientSideNoRoute(err error) bool {
+	return errors.Is(err, protocol.ErrNoTopic) || errors.Is(err, protocol.ErrNoPartition) || errors.Is(err, protocol.ErrNoLeader)
 }

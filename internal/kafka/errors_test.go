@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/assetjoblog/assetjoblog/internal/kafka"
 )
@@ -45,6 +46,8 @@ func TestIsRetryable(t *testing.T) {
 		{"network exception", kafkago.NetworkException, true},
 		{"throttling quota exceeded", kafkago.ThrottlingQuotaExceeded, true},
 		{"unknown topic", kafkago.UnknownTopicOrPartition, false},
+		{"no leader in the client's metadata", wrap(protocol.ErrNoLeader), true},
+		{"partition missing from the client's metadata", wrap(protocol.ErrNoPartition), true},
 		{"topic not found", fmt.Errorf("kafka: %w: %q", kafka.ErrTopicNotFound, "t"), false},
 		{"topic authorization", kafkago.TopicAuthorizationFailed, false},
 		{"cluster authorization", kafkago.ClusterAuthorizationFailed, false},

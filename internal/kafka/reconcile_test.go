@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -47,6 +48,8 @@ func TestNotAppended(t *testing.T) {
 		{"storage error", kafkago.KafkaStorageError, false},
 		{"message too large (writer)", kafkago.MessageTooLargeError{}, true},
 		{"closed sink", kafka.ErrClosed, true},
+		{"topic missing from the client's metadata", wrap(fmt.Errorf("fetch request error: %w", protocol.ErrNoTopic)), true},
+		{"no leader in the client's metadata", kafkago.WriteErrors{protocol.ErrNoLeader, nil}, true},
 		{"unknown error", errors.New("something else"), false},
 		{"write errors, all rejected", kafkago.WriteErrors{kafkago.NotEnoughReplicas, kafkago.NotLeaderForPartition}, true},
 		{"write errors, one timed out", kafkago.WriteErrors{kafkago.NotEnoughReplicas, kafkago.RequestTimedOut}, false},

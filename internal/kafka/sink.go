@@ -15,6 +15,7 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
@@ -284,7 +285,10 @@ func newPublishError(topic string, total int, err error) *PublishError {
 		}
 	}
 	for _, c := range append([]error{err}, e.causes...) {
-		if errors.Is(c, kafkago.UnknownTopicOrPartition) {
+		// The broker's UNKNOWN_TOPIC_OR_PARTITION, or kafka-go's own "topic
+		// not found" when its refreshed metadata no longer lists the topic
+		// (which of the two comes first depends on timing).
+		if errors.Is(c, kafkago.UnknownTopicOrPartition) || errors.Is(c, protocol.ErrNoTopic) {
 			e.causes = append(e.causes, ErrTopicNotFound)
 			break
 		}
