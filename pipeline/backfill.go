@@ -16,9 +16,11 @@ import (
 // point is published and committed. A restart lists the catalog again
 // and resumes after LastHandle, so a crash never starts it over.
 type BackfillCheckpoint struct {
-	// Started is when the backfill began. Discovery then starts from here
+	// Started is when the backfill began, or the start of the oldest job
+	// still running then, if earlier. Discovery then starts from here
 	// (minus its overlap), so an entry written while the backfill runs is
-	// found by discovery if the backfill polled its asset before it.
+	// found by discovery if the backfill polled its asset before it, even
+	// when a job that started before the backfill wrote it.
 	Started time.Time
 	// Done counts the assets of the listing, in creation order, whose whole
 	// log is published and committed; LastHandle is the last of them.
@@ -65,7 +67,11 @@ func (p *Poller) backfill(ctx context.Context, stats *RoundStats) error {
 		return nil
 	}
 	if bf.Started.IsZero() {
-		bf.Started = p.cfg.Now().UTC().Truncate(time.Millisecond)
+		start, err := p.backfillStart(ctx, stats)
+		if err != nil {
+			return fmt.Errorf("backfill: %w", err)
+		}
+		bf.Started = start
 		if err := commit(); err != nil {
 			return err
 		}
@@ -154,6 +160,25 @@ func (p *Poller) backfill(ctx context.Context, stats *RoundStats) error {
 	p.cfg.Logger.Info("backfill complete; following activity from its start", "company", company, "assets", total,
 		"started", bf.Started, "duration", p.cfg.Now().Sub(bf.Started).Round(time.Millisecond))
 	return nil
+}
+
+// backfillStart returns now, or the start of the oldest job running now
+// (among those that started within Discovery.Since), if earlier: discovery
+// lists jobs by start date, so one that started before the backfill and
+// goes on writing while it runs would otherwise never be listed.
+func (p *Poller) backfillStart(ctx context.Context, stats *RoundStats) (time.Time, error) {
+	now := p.cfg.Now().UTC().Truncate(time.Millisecond)
+	jobs, err := p.listJobs(ctx, now.Add(-p.cfg.Discovery.Since), now, stats)
+	if err != nil {
+		return time.Time{}, err
+	}
+	start := now
+	for _, j := range jobs {
+		if j.Running() && j.StartDate.Before(start) {
+			start = j.StartDate
+		}
+	}
+	return start, nil
 }
 
 // addTotal tells Config.OnTotal that n more assets are to be worked on.

@@ -11,13 +11,16 @@ import (
 	"github.com/assetjoblog/assetjoblog/pipeline/pipelinetest"
 )
 
-// noJobs is a JobSource of a company without recent jobs; it records the
-// windows asked for.
-type noJobs struct{ starts []time.Time }
+// noJobs is a JobSource of a company whose only recent jobs are running
+// (and touch no asset); it records the windows asked for.
+type noJobs struct {
+	starts  []time.Time
+	running []pipeline.Job
+}
 
 func (n *noJobs) JobLogs(_ context.Context, _ string, start, _ time.Time, _ int) ([]pipeline.Job, error) {
 	n.starts = append(n.starts, start)
-	return []pipeline.Job{}, nil
+	return append([]pipeline.Job{}, n.running...), nil
 }
 func (*noJobs) JobAssetsFrom(_ context.Context, _, _ string, from int) ([]string, int, error) {
 	return nil, from, nil
@@ -100,7 +103,9 @@ func TestBackfillResumesWhereItStopped(t *testing.T) {
 		return nil
 	}
 	clock := t0
-	jobs := &noJobs{}
+	// A job that started two hours before the backfill and is still
+	// running: discovery must list it after the backfill.
+	jobs := &noJobs{running: []pipeline.Job{{JobHandle: "j|6||long|1", StartDate: t0.Add(-2 * time.Hour)}}}
 	newPoller := func() *pipeline.Poller {
 		p, err := pipeline.NewPoller(pipeline.Config{
 			CompanyHandle: "c|6", Catalog: cat, CatalogPageSize: 1000,
@@ -120,7 +125,7 @@ func TestBackfillResumesWhereItStopped(t *testing.T) {
 	// Assets finish out of order; the progress is the prefix of the
 	// listing whose assets are all done.
 	bf, _ := cps.LoadBackfill("c|6")
-	if bf.Done < 1000 || bf.Done > 1500 || bf.LastHandle != handles(2500)[bf.Done-1] || bf.Complete || !bf.Started.Equal(t0) {
+	if bf.Done < 1000 || bf.Done > 1500 || bf.LastHandle != handles(2500)[bf.Done-1] || bf.Complete || !bf.Started.Equal(t0.Add(-2*time.Hour)) {
 		t.Fatalf("progress after the stop: %+v, want between 1000 and 1500 assets done", bf)
 	}
 	doneBefore := bf.Done
@@ -148,8 +153,10 @@ func TestBackfillResumesWhereItStopped(t *testing.T) {
 	if !bf.Complete || bf.Done != 2500 {
 		t.Errorf("after the backfill: %+v, want complete", bf)
 	}
-	if len(jobs.starts) != 1 || !jobs.starts[0].Equal(t0.Add(-time.Minute)) {
-		t.Errorf("discovery after the backfill listed jobs from %v, want from the backfill's start minus the overlap, %v", jobs.starts, t0.Add(-time.Minute))
+	want := []time.Time{t0.Add(-24 * time.Hour), t0.Add(-2*time.Hour - time.Minute)}
+	if len(jobs.starts) != 2 || !jobs.starts[0].Equal(want[0]) || !jobs.starts[1].Equal(want[1]) {
+		t.Errorf("listed jobs from %v, want from %v (the running jobs at the backfill's start), then from the oldest "+
+			"running job's start minus the overlap, %v", jobs.starts, want[0], want[1])
 	}
 
 	cat.calls = 0

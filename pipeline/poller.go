@@ -324,7 +324,10 @@ func (p *Poller) RunOnce(ctx context.Context) (RoundStats, error) {
 	p.cfg.Metrics.round(stats, roundOutcome(ctx, err), end)
 	log := p.cfg.Logger.With("assets", stats.Assets, "published", stats.Published,
 		"failed", stats.AssetsFailed, "ips_calls", stats.AssetCalls+stats.JobLogCalls+stats.JobDetailCalls+stats.CatalogCalls,
-		"duration_ms", stats.Duration.Milliseconds())
+		"duration_ms", stats.Duration.Milliseconds(), "asset_calls", stats.AssetCalls)
+	if stats.CatalogCalls > 0 {
+		log = log.With("search_calls", stats.CatalogCalls)
+	}
 	if stats.Discovery {
 		log = log.With("jobs", stats.Jobs, "jobs_running", stats.JobsRunning)
 	}

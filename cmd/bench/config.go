@@ -10,7 +10,7 @@ import (
 )
 
 // scenarioNames lists the scenarios in the order they run.
-var scenarioNames = []string{"cpu", "backfill", "fresh", "api", "memory"}
+var scenarioNames = []string{"cpu", "backfill", "fresh", "api", "memory", "catalog"}
 
 // config is the parsed command line. Each flag's usage states its default.
 type config struct {
@@ -44,6 +44,13 @@ type config struct {
 	MemAssets  int
 	MemEntries int
 	MemFor     time.Duration
+
+	CatalogAssets      int
+	CatalogEntries     int
+	CatalogLatency     time.Duration
+	CatalogConcurrency int
+	CatalogJobAssets   int
+	CatalogRuns        int
 }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
@@ -81,6 +88,12 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.MemAssets, "mem-assets", 100000, "memory: assets tracked")
 	fs.IntVar(&c.MemEntries, "mem-entries", 1000, "memory: entries per asset")
 	fs.DurationVar(&c.MemFor, "mem-for", 20*time.Second, "memory: how long the producer polls before it is stopped")
+	fs.IntVar(&c.CatalogAssets, "catalog-assets", 100000, "catalog: assets backfilled by -discover -backfill")
+	fs.IntVar(&c.CatalogEntries, "catalog-entries", 2, "catalog: entries per asset")
+	fs.DurationVar(&c.CatalogLatency, "catalog-latency", 50*time.Millisecond, "catalog: simulator latency per IPS call")
+	fs.IntVar(&c.CatalogConcurrency, "catalog-concurrency", 32, "catalog: producer -concurrency")
+	fs.IntVar(&c.CatalogJobAssets, "catalog-job-assets", 20000, "catalog: assets a running job touches")
+	fs.IntVar(&c.CatalogRuns, "catalog-runs", 1, "catalog: repetitions of the backfill (about 3 minutes each at the defaults), whatever -runs says")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -116,6 +129,7 @@ func (c *config) applyQuick(set map[string]bool) {
 		"backfill-assets": func() { c.BackfillAssets = 400 },
 		"fresh-for":       func() { c.FreshFor = 8 * time.Second },
 		"mem-for":         func() { c.MemFor = 6 * time.Second },
+		"catalog-assets":  func() { c.CatalogAssets = 10000 },
 	}
 	for name, apply := range quick {
 		if !set[name] {
@@ -146,6 +160,8 @@ func (c *config) Validate() error {
 		{"cpu-concurrency", c.CPUConcurrency}, {"backfill-assets", c.BackfillAssets}, {"backfill-entries", c.BackfillEntries},
 		{"backfill-concurrency", c.BackfillConcurrency}, {"fresh-assets", c.FreshAssets}, {"api-assets", c.APIAssets},
 		{"api-active", c.APIActive}, {"api-jobs", c.APIJobs}, {"mem-assets", c.MemAssets}, {"mem-entries", c.MemEntries},
+		{"catalog-assets", c.CatalogAssets}, {"catalog-entries", c.CatalogEntries}, {"catalog-concurrency", c.CatalogConcurrency},
+		{"catalog-job-assets", c.CatalogJobAssets}, {"catalog-runs", c.CatalogRuns},
 	}
 	for _, p := range positive {
 		if p.v < 1 {

@@ -18,6 +18,11 @@
 //	memory    peak RSS (VmHWM) of the producer program tracking 100,000
 //	          assets with 1,000-entry logs, over a time-bounded sample of one
 //	          round.
+//	catalog   -discover -backfill of 100,000 assets by the producer program
+//	          (searchAssets and getAssetJobLogs calls against their ideals,
+//	          wall time against the IPS-latency ideal, peak RSS), and the IPS
+//	          calls per discovery round while a job touching 20,000 assets
+//	          runs, gets new rows and ends.
 //
 // The IPS simulator runs as a child process (cmd/ips-sim, built once with
 // go build into a temporary directory) where CPU time is measured, so that

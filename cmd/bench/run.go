@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		rep.Machine.CPUs, rep.Machine.CPUModel, rep.Machine.GoVersion, rep.Broker, cfg.Runs)
 	all := map[string]scenario{
 		"cpu": scenarioCPU, "backfill": scenarioBackfill, "fresh": scenarioFresh, "api": scenarioAPI, "memory": scenarioMemory,
+		"catalog": scenarioCatalog,
 	}
 	var failed []string
 	for _, name := range scenarioNames {
