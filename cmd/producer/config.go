@@ -61,6 +61,7 @@ type config struct {
 
 	Brokers               string
 	Topic                 string
+	DeadLetterTopic       string
 	CreateTopic           bool
 	Compression           string
 	KafkaTLS              bool
@@ -138,6 +139,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.Brokers, "brokers", "localhost:9092", "comma-separated Kafka bootstrap brokers")
 	fs.StringVar(&c.Topic, "topic", "ips.asset-job-logs", "Kafka topic")
 	fs.BoolVar(&c.CreateTopic, "create-topic", false, "create the topic when it does not exist (otherwise a missing topic stops the producer)")
+	fs.StringVar(&c.DeadLetterTopic, "dead-letter-topic", "", "topic receiving, once each and as JSON, the entries that cannot be published (malformed, or too large for -topic); empty: each is logged once at error level instead")
 	fs.StringVar(&c.Compression, "compression", "none", "record compression: none, gzip, snappy, lz4, zstd")
 	fs.BoolVar(&c.KafkaTLS, "kafka-tls", false, "connect to Kafka over TLS")
 	fs.StringVar(&c.KafkaCAFile, "kafka-ca-file", "", "PEM file of CA certificates trusted for Kafka TLS")
@@ -381,6 +383,8 @@ func (c *config) Validate() error {
 		return errors.New("-brokers is required")
 	case c.Topic == "":
 		return errors.New("-topic is required")
+	case c.DeadLetterTopic != "" && c.DeadLetterTopic == c.Topic:
+		return errors.New("-dead-letter-topic must differ from -topic: dead letters are JSON, not entries")
 	case c.State == "":
 		return errors.New("-state is required")
 	case c.KafkaSASLMechanism != "" && c.KafkaSASLUser == "":

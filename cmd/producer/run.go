@@ -64,11 +64,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	sink, err := newSink(ctx, cfg)
+	sink, err := newSink(ctx, cfg, cfg.Topic)
 	if err != nil {
 		return err
 	}
 	defer sink.Close()
+	limit := sink.RecordLimit()
+	logger.Info("largest record the topic accepts", "topic", cfg.Topic, "max_message_bytes", limit.MaxMessageBytes,
+		"from", limit.Source, "max_record_bytes", limit.MaxRecordBytes)
+	var deadLetters pipeline.Sink
+	if cfg.DeadLetterTopic != "" {
+		dlq, err := newSink(ctx, cfg, cfg.DeadLetterTopic)
+		if err != nil {
+			return fmt.Errorf("dead-letter topic: %w", err)
+		}
+		defer dlq.Close()
+		deadLetters = dlq
+	}
 	topic, err := checkTopic(ctx, sink, logger)
 	if err != nil {
 		return err
@@ -82,6 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Source:        client,
 		Encoder:       encoder,
 		Sink:          sink,
+		DeadLetters:   deadLetters,
 		Checkpoints:   store,
 		Reconcile: &pipeline.ReconcileConfig{
 			Reader: sink, Partitioner: sink, Bounds: store,
@@ -358,10 +371,11 @@ func newEncoder(ctx context.Context, cfg *config, logger *slog.Logger) (pipeline
 	return pipeline.WithUserEmail(enc, cfg.UserEmail, cfg.userEmailKey)
 }
 
-func newSink(ctx context.Context, cfg *config) (*kafka.Sink, error) {
+// newSink returns a sink writing to topic (-topic, or -dead-letter-topic).
+func newSink(ctx context.Context, cfg *config, topic string) (*kafka.Sink, error) {
 	kc := kafka.Config{
 		Brokers:      splitList(cfg.Brokers),
-		Topic:        cfg.Topic,
+		Topic:        topic,
 		Compression:  cfg.Compression,
 		CreateTopic:  cfg.CreateTopic,
 		WriteTimeout: cfg.KafkaWriteTimeout,

@@ -16,7 +16,6 @@ const (
 	DefaultCompression  = "none"
 	DefaultBatchTimeout = 5 * time.Millisecond
 	DefaultBatchSize    = 100
-	DefaultBatchBytes   = 1 << 20
 	DefaultWriteTimeout = 10 * time.Second
 	DefaultDialTimeout  = 5 * time.Second
 	DefaultClientID     = "assetjoblog"
@@ -65,11 +64,13 @@ type Config struct {
 	// Default: 100.
 	BatchSize int
 
-	// BatchBytes is the largest request sent to one partition, in bytes; a
-	// single record larger than this is rejected without being sent. Keep it
-	// at or below the topic's max.message.bytes.
+	// BatchBytes is the largest batch of records sent to one partition, in
+	// bytes as kafka-go counts them; a single record larger than this is
+	// refused without being sent (Sink.CheckRecord). NewSink learns the
+	// largest batch the topic accepts (its max.message.bytes) and uses that;
+	// a BatchBytes set here can only lower it.
 	//
-	// Default: 1048576 (1 MiB).
+	// Default: 0, the topic's max.message.bytes less the batch framing.
 	BatchBytes int64
 
 	// WriteTimeout bounds each produce request, including waiting for the
@@ -187,9 +188,6 @@ func (c *Config) setDefaults() {
 	if c.BatchSize == 0 {
 		c.BatchSize = DefaultBatchSize
 	}
-	if c.BatchBytes == 0 {
-		c.BatchBytes = DefaultBatchBytes
-	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
@@ -244,8 +242,8 @@ func (c *Config) validate() error {
 		return bad("BatchTimeout", "%v is negative", c.BatchTimeout)
 	case c.BatchSize < 1:
 		return bad("BatchSize", "%d is less than 1", c.BatchSize)
-	case c.BatchBytes < 1:
-		return bad("BatchBytes", "%d is less than 1", c.BatchBytes)
+	case c.BatchBytes < 0:
+		return bad("BatchBytes", "%d is negative", c.BatchBytes)
 	case c.WriteTimeout < 0:
 		return bad("WriteTimeout", "%v is negative", c.WriteTimeout)
 	case c.DialTimeout < 0:

@@ -23,7 +23,7 @@ func TestConfigDefaults(t *testing.T) {
 		{"Compression", got.Compression, "none"},
 		{"BatchTimeout", got.BatchTimeout, 5 * time.Millisecond},
 		{"BatchSize", got.BatchSize, 100},
-		{"BatchBytes", got.BatchBytes, int64(1 << 20)},
+		{"BatchBytes", got.BatchBytes, int64(0)},
 		{"WriteTimeout", got.WriteTimeout, 10 * time.Second},
 		{"DialTimeout", got.DialTimeout, 5 * time.Second},
 		{"SASL.Mechanism", got.SASL.Mechanism, "none"},

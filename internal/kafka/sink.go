@@ -42,6 +42,8 @@ type Sink struct {
 	// over the partition count read at start-up.
 	balancer     *kafkago.Murmur2Balancer
 	partitionIDs []int
+	// limit is the largest record the topic accepts, learnt at start-up.
+	limit RecordLimit
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -126,6 +128,7 @@ func NewSink(ctx context.Context, cfg Config) (*Sink, error) {
 		admin.Close()
 		return nil, err
 	}
+	s.learnRecordLimit(ctx)
 	return s, nil
 }
 
@@ -293,6 +296,12 @@ func newPublishError(topic string, total int, err error) *PublishError {
 			break
 		}
 	}
+	for _, c := range append([]error{err}, e.causes...) {
+		if tooLarge(c) {
+			e.causes = append(e.causes, pipeline.ErrRecordTooLarge)
+			break
+		}
+	}
 	return e
 }
 
@@ -301,7 +310,7 @@ func newPublishError(topic string, total int, err error) *PublishError {
 func (e *PublishError) Error() string {
 	var parts []string
 	for _, c := range e.causes {
-		if c != ErrTopicNotFound {
+		if c != ErrTopicNotFound && c != pipeline.ErrRecordTooLarge {
 			parts = append(parts, c.Error())
 		}
 	}

@@ -46,6 +46,10 @@ type Entry struct {
 	// AuxArray holds the entry's auxArray items; nil when it has none.
 	AuxArray []Aux
 
+	// Malformed is set when the simulator serves the entry with an
+	// unparsable logDate (WithMalformedEntries).
+	Malformed bool
+
 	// Created is when the entry came into existence by the server's clock:
 	// the server's start for base entries, the clock reading (full
 	// precision) of the call that added it otherwise.
@@ -218,6 +222,8 @@ type catalog struct {
 	start       time.Time // the server's start, millisecond precision
 	t0          time.Time // the first base slot
 	loc         *time.Location
+	malformed   int // every malformed-th asset's first entry is malformed
+	hook        func(*Entry)
 }
 
 func newCatalog(c *config, start time.Time) *catalog {
@@ -226,6 +232,8 @@ func newCatalog(c *config, start time.Time) *catalog {
 		company:     c.company,
 		companyID:   companyID(c.company),
 		assetPrefix: c.assetPrefix,
+		malformed:   c.malformedEvery,
+		hook:        c.entryHook,
 		assets:      c.assets,
 		entries:     c.entries,
 		groups:      (c.assets + assetsPerGroup - 1) / assetsPerGroup,
@@ -468,6 +476,10 @@ func (c *catalog) baseEntries(i int, fn func(*Entry)) {
 		j := c.baseJob(g*c.blocks + b)
 		for k := c.blockStart(b); k < c.blockEnd(b); k++ {
 			e := c.baseEntry(&a, i, k, &j)
+			e.Malformed = k == 0 && c.malformed > 0 && i%c.malformed == c.malformed-1
+			if c.hook != nil {
+				c.hook(&e)
+			}
 			fn(&e)
 		}
 	}

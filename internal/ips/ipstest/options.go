@@ -131,23 +131,37 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 // Default 0: the documented caps, SearchPageMax and SearchPageMaxLean.
 func WithSearchPageCap(n int) Option { return func(c *config) { c.searchPageCap = n } }
 
+// WithMalformedEntries serves the first base entry of every n-th asset
+// (assets n-1, 2n-1, ...) malformed: its logDate is "31/11/2026 25:61",
+// which no client can parse, while the rest of the response is fine. Such
+// entries carry Entry.Malformed. Default 0: none.
+func WithMalformedEntries(n int) Option { return func(c *config) { c.malformedEvery = n } }
+
+// WithEntryHook lets fn change each base entry of the catalog before it is
+// served or listed (a huge logMessage, a date far ahead, Malformed). fn
+// must be deterministic and safe for concurrent use: it runs on every
+// call. Default: none.
+func WithEntryHook(fn func(e *Entry)) Option { return func(c *config) { c.entryHook = fn } }
+
 type config struct {
-	searchPageCap int
-	company       string
-	user          string
-	password      string
-	accessToken   string
-	assets        int
-	entries       int
-	seed          uint64
-	now           func() time.Time
-	prefix        Prefix
-	latency       time.Duration
-	errorRate     float64
-	versions      []string
-	assetPrefix   string
-	loc           *time.Location
-	logger        *slog.Logger
+	entryHook      func(e *Entry)
+	malformedEvery int
+	searchPageCap  int
+	company        string
+	user           string
+	password       string
+	accessToken    string
+	assets         int
+	entries        int
+	seed           uint64
+	now            func() time.Time
+	prefix         Prefix
+	latency        time.Duration
+	errorRate      float64
+	versions       []string
+	assetPrefix    string
+	loc            *time.Location
+	logger         *slog.Logger
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -192,6 +206,8 @@ func (c *config) Validate() error {
 		return fmt.Errorf("company handle %q: must be non-empty plain text", c.company)
 	case c.user == "":
 		return errors.New("user: must not be empty")
+	case c.malformedEvery < 0:
+		return fmt.Errorf("malformed entries: every %d is negative", c.malformedEvery)
 	case c.searchPageCap < 0:
 		return fmt.Errorf("search page cap: %d is negative", c.searchPageCap)
 	case c.assets < 0:

@@ -120,6 +120,9 @@ func endEnvelope(w *xw, ret string) {
 	w.b.WriteString(`</soapenv:Body></soapenv:Envelope>`)
 }
 
+// MalformedLogDate is the logDate of a malformed entry (WithMalformedEntries).
+const MalformedLogDate = "31/11/2026 25:61"
+
 // writeAssetEntry writes one AssetJobLog as an items element.
 func writeAssetEntry(w *xw, e *Entry) {
 	w.open("items")
@@ -128,7 +131,11 @@ func writeAssetEntry(w *xw, e *Entry) {
 	w.text("logMessage", e.LogMessage)
 	w.text("logType", e.LogType)
 	w.text("submitUserEmail", e.SubmitUserEmail)
-	w.date("logDate", e.LogDate)
+	if e.Malformed {
+		w.text("logDate", MalformedLogDate)
+	} else {
+		w.date("logDate", e.LogDate)
+	}
 	if len(e.AuxArray) > 0 {
 		w.open("auxArray")
 		for i := range e.AuxArray {
