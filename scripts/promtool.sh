@@ -13,8 +13,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 rules=$root/deploy/prometheus
 
 if ! command -v promtool >/dev/null 2>&1; then
-	if [[ $(id -u) -ne 0 ]]; then
-		echo "promtool.sh: promtool is missing; install Debian's prometheus package (apt-get install prometheus) as root" >&2
+	if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+		echo "promtool.sh: promtool is missing; install it (Debian: apt-get install prometheus, as root) or put it on the PATH" >&2
 		exit 1
 	fi
 	echo "promtool.sh: installing Debian's prometheus package for promtool" >&2
