@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/assetjoblog/assetjoblog/pipeline"
 	"github.com/assetjoblog/assetjoblog/pipeline/pipelinetest"
 )
@@ -103,6 +105,8 @@ func TestBackfillResumesWhereItStopped(t *testing.T) {
 		return nil
 	}
 	clock := t0
+	reg := prometheus.NewRegistry()
+	metrics := pipeline.NewMetrics(reg)
 	// A job that started two hours before the backfill and is still
 	// running: discovery must list it after the backfill.
 	jobs := &noJobs{running: []pipeline.Job{{JobHandle: "j|6||long|1", StartDate: t0.Add(-2 * time.Hour)}}}
@@ -112,7 +116,7 @@ func TestBackfillResumesWhereItStopped(t *testing.T) {
 			Discovery: &pipeline.DiscoveryConfig{Jobs: jobs, Checkpoints: cps, Backfill: cps, Overlap: time.Minute},
 			Source:    src, Encoder: pipelinetest.JSONEncoder{}, Sink: sink, Checkpoints: cps,
 			Concurrency: 1, Fatal: func(err error) bool { return errors.Is(err, stop) },
-			Now: func() time.Time { return clock },
+			Now: func() time.Time { return clock }, Metrics: metrics,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -149,6 +153,13 @@ func TestBackfillResumesWhereItStopped(t *testing.T) {
 	if ids := sink.EventIDs(); len(ids) != 2500 {
 		t.Errorf("published %d entries, want 2500 (every asset's one entry once)", len(ids))
 	}
+	for name, want := range map[string]float64{
+		"assetjoblog_backfill_assets_done": 2500, "assetjoblog_backfill_assets_total": 2500, "assetjoblog_catalog_assets": 2500,
+	} {
+		if got := gauge(t, reg, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
 	bf, _ = cps.LoadBackfill("c|6")
 	if !bf.Complete || bf.Done != 2500 {
 		t.Errorf("after the backfill: %+v, want complete", bf)
@@ -166,4 +177,20 @@ func TestBackfillResumesWhereItStopped(t *testing.T) {
 	if cat.calls != 0 {
 		t.Errorf("a run after the backfill made %d searchAssets calls, want 0", cat.calls)
 	}
+}
+
+// gauge returns the value of an unlabelled gauge of reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no gauge %s", name)
+	return 0
 }

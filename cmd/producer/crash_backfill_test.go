@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +25,8 @@ import (
 // last committed progress left it instead of starting over.
 //
 // CRASHLOOP_KILLS (default 4), CRASHLOOP_ASSETS (default 4000) and
-// CRASHLOOP_SEED set the size and the random moments.
+// CRASHLOOP_SEED set the size and the random moments; CRASHLOOP_BROKERS
+// runs against external plaintext brokers (a fresh topic is created).
 func TestCrashLoopDuringBackfill(t *testing.T) {
 	kills := envInt(t, "CRASHLOOP_KILLS", 4)
 	assets := envInt(t, "CRASHLOOP_ASSETS", 4000)
@@ -38,9 +42,18 @@ func TestCrashLoopDuringBackfill(t *testing.T) {
 		ipstest.WithLatency(20*time.Millisecond))
 	t.Cleanup(sim.Close)
 	s := &stack{sim: sim, state: filepath.Join(t.TempDir(), "state.db")}
-	s.brokers, s.cluster = kafkatest.NewCluster(t, testTopic, 3)
-	args := s.catalogArgs("-discover", "-backfill", "-since", "1h", "-once", "-progress", "off",
-		"-shutdown-timeout", "2s", "-concurrency", "8")
+	topic := testTopic
+	var extra []string
+	if b := os.Getenv("CRASHLOOP_BROKERS"); b != "" {
+		s.brokers = strings.Split(b, ",")
+		topic = fmt.Sprintf("crashloop-backfill-%d", time.Now().UnixNano())
+		extra = []string{"-create-topic"}
+	} else {
+		s.brokers, s.cluster = kafkatest.NewCluster(t, testTopic, 3)
+	}
+	args := append(s.catalogArgs("-discover", "-backfill", "-since", "1h", "-once", "-progress", "off",
+		"-shutdown-timeout", "2s", "-concurrency", "8"), extra...)
+	args = append(args, "-topic", topic)
 
 	progress := func() pipeline.BackfillCheckpoint {
 		st, err := boltstore.Open(s.state)
@@ -118,7 +131,7 @@ func TestCrashLoopDuringBackfill(t *testing.T) {
 		t.Errorf("backfill not complete after the final run: %+v", bf)
 	}
 	want := s.expected(t)
-	got := readTopic(t, s.brokers, testTopic, len(want))
+	got := readTopic(t, s.brokers, topic, len(want))
 	dups := checkNoneLost(t, got, want)
 	t.Logf("backfill crash loop: %d SIGKILLs; %d records for %d entries; %d duplicates", killed, len(got), len(want), dups)
 	if dups != 0 {
