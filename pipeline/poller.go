@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -467,6 +468,11 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 	records := make([]Record, 0, len(fresh))
 	entries := make([]*AssetJobLog, 0, len(fresh)) // the entry of each record
 	contentType := []byte(p.cfg.Encoder.ContentType())
+	// One key, one slab of headers and one of log dates for the asset's
+	// records rather than three allocations per record.
+	recordKey := []byte(asset)
+	headers := make([]Header, 3*len(fresh))
+	dates := make([]byte, 0, 14*len(fresh))
 	for i := range fresh {
 		fresh[i].ObservedAt = observed
 		p.checkFuture(asset, &fresh[i])
@@ -475,15 +481,13 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 			res.transient = true
 			return res, fmt.Errorf("encode entry %s of asset %q: %w", fresh[i].EventID, asset, err)
 		}
-		r := Record{
-			Key:   []byte(asset),
-			Value: value,
-			Headers: []Header{
-				{Key: HeaderEventID, Value: []byte(fresh[i].EventID)},
-				{Key: HeaderContentType, Value: contentType},
-				{Key: HeaderLogDate, Value: logDateHeader(fresh[i].LogDate)},
-			},
-		}
+		at := len(dates)
+		dates = strconv.AppendInt(dates, fresh[i].LogDate.UnixMilli(), 10)
+		h := headers[3*i : 3*i+3 : 3*i+3]
+		h[0] = Header{Key: HeaderEventID, Value: []byte(fresh[i].EventID)}
+		h[1] = Header{Key: HeaderContentType, Value: contentType}
+		h[2] = Header{Key: HeaderLogDate, Value: dates[at:len(dates):len(dates)]}
+		r := Record{Key: recordKey, Value: value, Headers: h}
 		if err := p.checkRecord(r); err != nil {
 			dead = append(dead, p.tooLargeLetter(asset, &fresh[i], r, err))
 			continue

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"math"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -357,11 +356,6 @@ func (cp AssetCheckpoint) withPublished(found []AssetJobLog) (AssetCheckpoint, i
 	return next, n
 }
 
-// logDateHeader formats an entry's logDate for HeaderLogDate.
-func logDateHeader(t time.Time) []byte {
-	return strconv.AppendInt(nil, t.UnixMilli(), 10)
-}
-
 // Reconcile reads the given partitions back from their stored bounds up to
 // their high watermarks, and counts every entry found there as published in
 // its asset's checkpoint (the key is the asset, the event-id and log-date
@@ -516,7 +510,7 @@ func (p *Poller) publish(ctx context.Context, asset string, records []Record) (r
 	part := p.cfg.Reconcile.Partitioner.Partition(records[0].Key)
 	t, reconcile := p.bounds.begin(asset, part)
 	written := make([]bool, len(records))
-	maybeOnTopic := reconcile
+	maybeOnTopic, attempted := reconcile, reconcile
 	err = p.retrySink().Do(ctx, func(ctx context.Context) error {
 		if reconcile {
 			ids, err := p.readBack(ctx, asset, part)
@@ -537,23 +531,34 @@ func (p *Poller) publish(ctx context.Context, asset string, records []Record) (r
 					"asset", asset, "partition", part, "entries", avoided)
 			}
 		}
-		var send []Record
-		var index []int
-		for i := range records {
-			if !written[i] {
-				send = append(send, records[i])
-				index = append(index, i)
+		// The first attempt sends records as they are; a retry only those
+		// not known to be on the topic.
+		send, index := records, []int(nil)
+		if attempted {
+			send = nil
+			for i := range records {
+				if !written[i] {
+					send = append(send, records[i])
+					index = append(index, i)
+				}
 			}
 		}
+		attempted = true
 		if len(send) == 0 {
 			return nil
 		}
 		sent := p.cfg.Now()
 		err := p.cfg.Sink.Publish(ctx, send)
 		p.cfg.Metrics.publishAttempt(p.cfg.Now().Sub(sent), err)
+		at := func(j int) int {
+			if index == nil {
+				return j
+			}
+			return index[j]
+		}
 		if err == nil {
-			for _, i := range index {
-				written[i] = true
+			for j := range send {
+				written[at(j)] = true
 			}
 			return nil
 		}
@@ -563,9 +568,10 @@ func (p *Poller) publish(ctx context.Context, asset string, records []Record) (r
 			outcomes = ro.RecordOutcomes()
 		}
 		unknown := 0
-		for j, i := range index {
+		for j := range send {
+			i := at(j)
 			o := OutcomeUnknown
-			if len(outcomes) == len(index) {
+			if len(outcomes) == len(send) {
 				o = outcomes[j]
 			}
 			switch o {

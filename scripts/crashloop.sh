@@ -47,4 +47,5 @@ if [[ $status -ne 0 || -z $summary ]]; then
 	exit 1
 fi
 echo "$summary"
+grep -o 'start-up read-back after a kill.*' "$log" || true
 echo "0 missing, $dups duplicates"

@@ -22,6 +22,7 @@ type config struct {
 	Partitions int
 	Verbose    bool
 	CPUProfile string
+	Reconcile  bool
 
 	CPUAssets      int
 	CPUEntries     int
@@ -65,6 +66,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&brokers, "brokers", "", "comma-separated Kafka brokers to use instead of the embedded kfake broker; topics are created per run")
 	fs.IntVar(&c.Partitions, "partitions", 3, "partitions of each topic")
 	fs.BoolVar(&c.Verbose, "v", false, "print each run's figures as they are measured")
+	fs.BoolVar(&c.Reconcile, "reconcile", true, "publish exactly once as the producer does (reconciliation bounds, read-back); false measures the pipeline without it")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the bench process to this file (for go tool pprof)")
 
 	fs.IntVar(&c.CPUAssets, "cpu-assets", 100, "cpu: assets polled per run")

@@ -275,6 +275,9 @@ func (e *env) newPipe(ctx context.Context, url string, b *broker, statePath stri
 	if discover {
 		pc.Discovery = &pipeline.DiscoveryConfig{Jobs: client, Checkpoints: store}
 	}
+	if e.cfg.Reconcile {
+		pc.Reconcile = &pipeline.ReconcileConfig{Reader: sink, Partitioner: sink, Bounds: store, Settle: 2 * kafka.DefaultWriteTimeout}
+	}
 	poller, err := pipeline.NewPoller(pc)
 	if err != nil {
 		sink.Close()

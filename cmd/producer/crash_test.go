@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -94,6 +96,7 @@ func TestCrashLoop(t *testing.T) {
 
 	done := false
 	killed := 0
+	var readBacks []readBack
 	for run := 0; killed < kills; run++ {
 		if run > 4*kills+4 {
 			t.Fatalf("only %d kills landed during the backfill in %d runs", killed, run)
@@ -127,6 +130,9 @@ func TestCrashLoop(t *testing.T) {
 				done = true
 			}
 		}
+		if run > 0 {
+			readBacks = append(readBacks, readBacksIn(stderr.String())...)
+		}
 		if done {
 			break
 		}
@@ -141,6 +147,8 @@ func TestCrashLoop(t *testing.T) {
 	if err != nil {
 		t.Fatalf("final run: %v\n%s", err, tail(string(out), 10))
 	}
+	readBacks = append(readBacks, readBacksIn(string(out))...)
+	logReadBacks(t, readBacks)
 
 	want := s.expected(t)
 	got := readTopic(t, s.brokers, topic, len(want))
@@ -167,4 +175,48 @@ func TestCrashLoop(t *testing.T) {
 	if err != nil || len(msgs) != len(got) {
 		t.Errorf("records after one more run: got %d (%v), want %d (nothing new)", len(msgs), err, len(got))
 	}
+}
+
+// readBack is one start-up read-back of the topic, as the producer logs it.
+type readBack struct {
+	Records  int   `json:"records_read"`
+	Found    int   `json:"entries_found"`
+	Duration int64 `json:"duration_ms"`
+}
+
+// readBacksIn returns the start-up read-backs a run logged.
+func readBacksIn(log string) []readBack {
+	var out []readBack
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, `"msg":"topic read back"`) {
+			continue
+		}
+		var r readBack
+		if json.Unmarshal([]byte(line), &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// logReadBacks logs the median and largest start-up read-back after a kill.
+func logReadBacks(t *testing.T, rbs []readBack) {
+	t.Helper()
+	if len(rbs) == 0 {
+		t.Log("crash loop: no start-up read-back was logged")
+		return
+	}
+	median := func(f func(readBack) int64) (int64, int64) {
+		v := make([]int64, len(rbs))
+		for i, r := range rbs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2], v[len(v)-1]
+	}
+	rec, recMax := median(func(r readBack) int64 { return int64(r.Records) })
+	found, foundMax := median(func(r readBack) int64 { return int64(r.Found) })
+	ms, msMax := median(func(r readBack) int64 { return r.Duration })
+	t.Logf("crash loop: start-up read-back after a kill (%d starts): records read median %d (max %d), entries found median %d (max %d), "+
+		"duration median %d ms (max %d ms)", len(rbs), rec, recMax, found, foundMax, ms, msMax)
 }
