@@ -160,7 +160,43 @@ func (s *Sink) ensureTopic(ctx context.Context) error {
 	if err := res.Errors[s.cfg.Topic]; err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
 		return fmt.Errorf("kafka: create topic %q on brokers %s: %w", s.cfg.Topic, s.brokers, err)
 	}
-	return s.readPartitions(ctx)
+	if err := s.readPartitions(ctx); err != nil {
+		return err
+	}
+	return s.waitLeaders(ctx)
+}
+
+// newTopicLeaderWait bounds how long NewSink waits for the partitions of a
+// topic it created to get their leaders.
+const newTopicLeaderWait = 30 * time.Second
+
+// waitLeaders waits until the leader of each partition of a topic just
+// created answers, so that the first writes are not refused with
+// NOT_LEADER_OR_FOLLOWER while the brokers take up their new partitions
+// (the sink makes one attempt per write). ListOffsets is answered by a
+// partition's leader only.
+// A new partition's leader may also answer UNKNOWN_TOPIC_OR_PARTITION for
+// a moment; the wait is bounded by newTopicLeaderWait.
+func (s *Sink) waitLeaders(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, newTopicLeaderWait)
+	defer cancel()
+	for _, p := range s.partitionIDs {
+		for {
+			_, err := s.listOffset(ctx, int32(p), -1)
+			if err == nil {
+				break
+			}
+			if !IsRetryable(err) && !errors.Is(err, kafkago.UnknownTopicOrPartition) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("kafka: topic %q created, but partition %d has no leader yet: %w", s.cfg.Topic, p, err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // readPartitions reads the topic's partition count, waiting out a topic
