@@ -24,7 +24,7 @@ Usage (see docs/data-lake.md; scripts/lake.sh prepares Python and the jars):
       --table /lake/asset_job_logs --checkpoint /lake/_checkpoints/asset_job_logs
 
 It prints one JSON line on stdout when it is done: the batches it ran, the
-rows it read and inserted, and the table's version.
+records it read from Kafka, the rows it inserted, and the table's version.
 
 It deliberately does not follow schema changes by itself: records must be
 written with schemas/assetjoblog.avsc (single-object framing checks the
@@ -76,7 +76,9 @@ def parse_args(argv):
     p.add_argument("--master", default="",
                    help="Spark master, e.g. local[2] (default: spark-submit's, or local[*])")
     p.add_argument("--shuffle-partitions", type=int, default=2,
-                   help="spark.sql.shuffle.partitions of the MERGE (default 2; raise it for large batches)")
+                   help="partitions of the MERGE's shuffles and of Delta's log state "
+                   "(spark.sql.shuffle.partitions, spark.databricks.delta.snapshotPartitions; default 2: "
+                   "raise it with the cluster's cores for large batches)")
     args = p.parse_args(argv)
     for kv in args.kafka_option:
         if "=" not in kv or kv.startswith("="):
@@ -120,6 +122,9 @@ def spark_session(args):
          # date(logDate) and every timestamp shown are UTC, whatever the machine's zone.
          .config("spark.sql.session.timeZone", "UTC")
          .config("spark.sql.shuffle.partitions", str(args.shuffle_partitions))
+         .config("spark.databricks.delta.snapshotPartitions", str(args.shuffle_partitions))
+         # Enough progress reports to count the records of every batch of one run.
+         .config("spark.sql.streaming.numRecentProgressUpdates", "100000")
          # Parquet INT64 microseconds: the timestamp type every Delta reader knows.
          .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
          .config("spark.ui.enabled", "false")
@@ -225,19 +230,21 @@ def merge_batch(spark, path, totals):
     def merge(batch, batch_id):
         src = batch.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
         table = DeltaTable.forPath(spark, path)
+        before = table.history(1).select("version").collect()[0][0]
         (table.alias("t")
          # logDay follows from logDate, which is part of the eventId: the
          # extra condition only lets Delta prune partitions.
          .merge(src.alias("s"), "t.%s = s.%s AND t.eventId = s.eventId" % (PARTITION_COLUMN, PARTITION_COLUMN))
          .whenNotMatchedInsertAll()
          .execute())
-        last = table.history(1).select("version", "operation", "operationMetrics").collect()[0]
-        m = last["operationMetrics"] or {}
+        last = table.history(1).select("version", "operationMetrics").collect()[0]
+        # A MERGE that inserts nothing may commit no version at all.
+        inserted = 0
+        if last["version"] > before:
+            inserted = int((last["operationMetrics"] or {}).get("numTargetRowsInserted", 0))
         totals["batches"] += 1
-        totals["rowsRead"] += int(m.get("numSourceRows", 0))
-        totals["rowsInserted"] += int(m.get("numTargetRowsInserted", 0))
-        print("land_topic: batch %d: %s source rows, %s inserted (table version %d)"
-              % (batch_id, m.get("numSourceRows", "?"), m.get("numTargetRowsInserted", "?"), last["version"]),
+        totals["rowsInserted"] += inserted
+        print("land_topic: batch %d: %d rows inserted, table version %d" % (batch_id, inserted, last["version"]),
               file=sys.stderr, flush=True)
 
     return merge
@@ -251,7 +258,7 @@ def main(argv):
     try:
         stream = decoded_stream(spark, args, schema_json)
         ensure_table(spark, args.table, stream.schema)
-        totals = {"batches": 0, "rowsRead": 0, "rowsInserted": 0}
+        totals = {"batches": 0, "rowsInserted": 0}
         query = (stream.writeStream
                  .queryName("assetjoblog-land-topic")
                  .foreachBatch(merge_batch(spark, args.table, totals))
@@ -259,6 +266,7 @@ def main(argv):
                  .trigger(availableNow=True)
                  .start())
         query.awaitTermination()
+        totals["rowsRead"] = sum(p.numInputRows for p in query.recentProgress)
         from delta.tables import DeltaTable
 
         version = DeltaTable.forPath(spark, args.table).history(1).select("version").collect()[0][0]
