@@ -38,7 +38,7 @@ const (
 
 // lakeTools returns the lake venv's python and the jars directory that
 // scripts/lake.sh prepared.
-func lakeTools(t *testing.T) (python, jars string) {
+func lakeTools(t testing.TB) (python, jars string) {
 	t.Helper()
 	python, jars = os.Getenv("ASSETJOBLOG_LAKE_PYTHON"), os.Getenv("ASSETJOBLOG_LAKE_JARS")
 	if python == "" || jars == "" {
@@ -67,7 +67,7 @@ func mustTime(s string) time.Time {
 // lakeRun is the producer, the Spark job and the checker around one IPS
 // simulator and the real broker.
 type lakeRun struct {
-	t        *testing.T
+	t        testing.TB
 	brokers  []string
 	sim      *ipstest.Server
 	producer string
@@ -79,7 +79,7 @@ type lakeRun struct {
 	dir      string
 }
 
-func newLakeRun(t *testing.T, sim *ipstest.Server) *lakeRun {
+func newLakeRun(t testing.TB, sim *ipstest.Server) *lakeRun {
 	t.Helper()
 	brokers := kafkatest.RealBrokers(t)
 	python, jars := lakeTools(t)
@@ -127,14 +127,22 @@ type landResult struct {
 	RowsInserted int     `json:"rowsInserted"`
 }
 
-// land runs the Spark job once over topic.
-func (l *lakeRun) land(topic, table, checkpoint, framing string) landResult {
+// land runs the Spark job once over topic; extra options come last and
+// win over the defaults (argparse keeps the last --brokers).
+func (l *lakeRun) land(topic, table, checkpoint, framing string, extra ...string) landResult {
+	r, _ := l.landOutput(topic, table, checkpoint, framing, extra...)
+	return r
+}
+
+// landOutput is land, also returning everything the job printed.
+func (l *lakeRun) landOutput(topic, table, checkpoint, framing string, extra ...string) (landResult, string) {
 	l.t.Helper()
 	ctx, cancel := context.WithTimeout(l.t.Context(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, l.python, l.job, "--brokers", strings.Join(l.brokers, ","), "--topic", topic,
+	args := append([]string{l.job, "--brokers", strings.Join(l.brokers, ","), "--topic", topic,
 		"--table", table, "--checkpoint", checkpoint, "--framing", framing, "--master", "local[2]",
-		"--jars", l.jars)
+		"--jars", l.jars}, extra...)
+	cmd := exec.CommandContext(ctx, l.python, args...)
 	cmd.Dir = l.dir
 	cmd.Env = append(os.Environ(), "TZ="+sparkTZ, "SPARK_LOCAL_IP=127.0.0.1")
 	var stdout, stderr bytes.Buffer
@@ -148,7 +156,7 @@ func (l *lakeRun) land(topic, table, checkpoint, framing string) landResult {
 	}
 	l.t.Logf("integration: Spark job over %s (%s framing): %d batches, %d rows read, %d inserted, table version %d, %.1fs",
 		topic, framing, r.Batches, r.RowsRead, r.RowsInserted, r.Version, r.Seconds)
-	return r
+	return r, stdout.String() + stderr.String()
 }
 
 // checkResult is the JSON line check_table.py prints.
@@ -211,7 +219,7 @@ type expectedAux struct {
 
 // writeExpected writes every entry the simulator serves, with the event ids
 // the producer must give them and submitUserEmail as emails maps it.
-func writeExpected(t *testing.T, path string, sim *ipstest.Server, emails func(string) string) {
+func writeExpected(t testing.TB, path string, sim *ipstest.Server, emails func(string) string) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -355,20 +363,65 @@ func TestIntegrationLakeDelta(t *testing.T) {
 		})
 	})
 
-	t.Run("ConfluentFramingWithHashedEmail", func(t *testing.T) {
+	t.Run("ConfluentFramingHashedEmailOverSASLSSL", func(t *testing.T) {
+		brokers, props, password := secureKafka(t, l.dir)
 		reg := srfake.New()
 		defer reg.Close()
 		topic := kafkatest.CreateTopic(t, l.brokers, 3)
 		table := filepath.Join(l.dir, "confluent", "table")
+		env := []string{"PRODUCER_USER_EMAIL_KEY=" + emailKey}
+		confluent := []string{"-schema-registry", reg.URL(), "-user-email", "hash"}
 		start := time.Now()
-		l.produce(topic, filepath.Join(l.dir, "confluent.state"), []string{"PRODUCER_USER_EMAIL_KEY=" + emailKey},
-			"-schema-registry", reg.URL(), "-user-email", "hash")
-		l.land(topic, table, filepath.Join(l.dir, "confluent", "_checkpoint"), "confluent")
-		c := l.check(table, hashEmail, start, time.Now())
-		if want := sim.TotalEntries(); c.Rows != want {
+		l.produce(topic, filepath.Join(l.dir, "confluent.state"), env, confluent...)
+		// A producer that lost its state publishes everything again: same
+		// eventIds, later observedAt, all in the same micro-batch.
+		firstDone := time.Now()
+		l.produce(topic, filepath.Join(l.dir, "confluent-lost.state"), env, confluent...)
+		r, out := l.landOutput(topic, table, filepath.Join(l.dir, "confluent", "_checkpoint"), "confluent",
+			"--brokers", brokers, "--kafka-properties", props)
+		want := sim.TotalEntries()
+		if r.RowsRead != 2*want || r.RowsInserted != want {
+			t.Fatalf("topic with every entry twice: the job read %d and inserted %d, want %d and %d", r.RowsRead, r.RowsInserted, 2*want, want)
+		}
+		if strings.Contains(out, password) {
+			t.Errorf("the Spark job's output contains the SASL password")
+		}
+		// observedAt of the first publication: the MERGE kept the lowest offset.
+		c := l.check(table, hashEmail, start, firstDone)
+		if c.Rows != want {
 			t.Fatalf("Confluent-framed topic: %d rows, want %d", c.Rows, want)
 		}
 	})
+}
+
+// secureKafka returns the real broker's SASL_SSL listener and a Kafka
+// properties file for it (SCRAM-SHA-512, the broker's CA as a PEM trust
+// store), with the password it holds.
+func secureKafka(t *testing.T, dir string) (brokers, props, password string) {
+	t.Helper()
+	brokers, ca := os.Getenv("KAFKA_SASL_SSL_BROKERS"), os.Getenv("KAFKA_CA_FILE")
+	user, pwFile := os.Getenv("KAFKA_SASL_USER"), os.Getenv("KAFKA_SASL_PASSWORD_FILE")
+	if brokers == "" || ca == "" || user == "" || pwFile == "" {
+		const howTo = "KAFKA_SASL_SSL_BROKERS, KAFKA_CA_FILE, KAFKA_SASL_USER, KAFKA_SASL_PASSWORD_FILE not set: " +
+			`run scripts/kafka.sh up and eval "$(scripts/kafka.sh env)"`
+		if os.Getenv("CI") != "" {
+			t.Fatal(howTo)
+		}
+		t.Skip(howTo)
+	}
+	pw, err := os.ReadFile(pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password = strings.TrimSpace(string(pw))
+	props = filepath.Join(dir, "kafka.properties")
+	body := fmt.Sprintf("# SASL_SSL listener of the test broker\nsecurity.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n"+
+		"sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=%q password=%q;\n"+
+		"ssl.truststore.type=PEM\nssl.truststore.location=%s\n", user, password, ca)
+	if err := os.WriteFile(props, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return brokers, props, password
 }
 
 func seq(lo, hi int) []int {
@@ -377,4 +430,27 @@ func seq(lo, hi int) []int {
 		out = append(out, i)
 	}
 	return out
+}
+
+// BenchmarkLandTopic measures one run of the Spark job over a topic of
+// 100,000 records (1,000 assets × 100 entries) into a new table, JVM start
+// included: go test -tags integration -run '^$' -bench LandTopic -benchtime 3x ./lake/
+func BenchmarkLandTopic(b *testing.B) {
+	const assets, entries = 1000, 100
+	sim := ipstest.NewServer(ipstest.WithCredentials(testUser, testPassword), ipstest.WithCatalog(assets, entries))
+	b.Cleanup(sim.Close)
+	l := newLakeRun(b, sim)
+	topic := kafkatest.CreateTopic(b, l.brokers, 3)
+	l.produce(topic, filepath.Join(l.dir, "bench.state"), nil)
+	b.ResetTimer()
+	for i := range b.N {
+		dir := filepath.Join(l.dir, fmt.Sprint("run", i))
+		t0 := time.Now()
+		r := l.land(topic, filepath.Join(dir, "table"), filepath.Join(dir, "_checkpoint"), "single")
+		if r.RowsInserted != assets*entries {
+			b.Fatalf("run %d inserted %d rows, want %d", i, r.RowsInserted, assets*entries)
+		}
+		b.Logf("run %d: %d records in %.1f s wall (%.1f s inside the job)", i, r.RowsRead, time.Since(t0).Seconds(), r.Seconds)
+	}
+	b.ReportMetric(float64(assets*entries)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }

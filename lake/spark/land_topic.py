@@ -67,9 +67,12 @@ def parse_args(argv):
                    help="where a stream without a checkpoint starts: earliest (default) or latest")
     p.add_argument("--max-offsets-per-trigger", type=int, default=0,
                    help="at most this many records per micro-batch (default 0: one batch for all)")
+    p.add_argument("--kafka-properties", default="", metavar="FILE",
+                   help="file of Kafka consumer settings, one KEY=VALUE a line (# comments allowed), e.g. "
+                   "security.protocol=SASL_SSL and sasl.jaas.config=...: keeps secrets off the command line")
     p.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra Kafka consumer setting, e.g. security.protocol=SASL_SSL (repeatable; "
-                   "passed to the source as kafka.KEY)")
+                   help="one more Kafka consumer setting that is not secret, e.g. security.protocol=SSL "
+                   "(repeatable); settings go to the source as kafka.KEY")
     p.add_argument("--jars", default=os.environ.get("ASSETJOBLOG_LAKE_JARS", ""),
                    help="directory of the Kafka, Avro and Delta jars (default $ASSETJOBLOG_LAKE_JARS; "
                    "empty when spark-submit provides them)")
@@ -102,6 +105,31 @@ def read_schema(path):
     return text
 
 
+def kafka_options(args):
+    """Returns the Kafka consumer settings of --kafka-properties, then of
+    --kafka-option, as (key, value) pairs. Errors name the file and line,
+    never the value: it may be a password."""
+    opts = []
+    if args.kafka_properties:
+        try:
+            with open(args.kafka_properties, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except OSError as e:
+            raise SystemExit("land_topic: cannot read --kafka-properties %s: %s" % (args.kafka_properties, e.strerror))
+        for n, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            k, sep, v = line.partition("=")
+            if not sep or not k.strip():
+                raise SystemExit("land_topic: %s line %d is not KEY=VALUE" % (args.kafka_properties, n))
+            opts.append((k.strip(), v.strip()))
+    for kv in args.kafka_option:
+        k, _, v = kv.partition("=")
+        opts.append((k, v))
+    return opts
+
+
 def single_object_header(schema_json):
     """Returns the 10 bytes every single-object record starts with: the
     marker C3 01 and the little-endian CRC-64-AVRO fingerprint of the
@@ -127,6 +155,8 @@ def spark_session(args):
          .config("spark.sql.streaming.numRecentProgressUpdates", "100000")
          # Parquet INT64 microseconds: the timestamp type every Delta reader knows.
          .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+         # Source options such as kafka.sasl.jaas.config are redacted in plans and logs.
+         .config("spark.sql.redaction.options.regex", "(?i)url|jaas|password|secret|token")
          .config("spark.ui.enabled", "false")
          .config("spark.ui.showConsoleProgress", "false")
          .config("spark.log.level", "WARN"))
@@ -158,8 +188,7 @@ def decoded_stream(spark, args, schema_json):
               .option("failOnDataLoss", "true"))
     if args.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(args.max_offsets_per_trigger))
-    for kv in args.kafka_option:
-        k, v = kv.split("=", 1)
+    for k, v in kafka_options(args):
         reader = reader.option("kafka." + k, v)
     raw = reader.load()
 
