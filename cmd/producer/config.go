@@ -83,6 +83,9 @@ type config struct {
 
 	State           string
 	ResetState      bool
+	StateTopic      string
+	Group           string
+	GroupSession    time.Duration
 	PollInterval    time.Duration
 	Once            bool
 	Demo            bool
@@ -159,6 +162,9 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.UserEmailKeyFile, "user-email-key-file", "", "file holding the HMAC key for -user-email hash")
 
 	fs.StringVar(&c.State, "state", "assetjoblog.state", "checkpoint file (bbolt)")
+	fs.StringVar(&c.StateTopic, "state-topic", "", "compacted Kafka topic holding every checkpoint instead of the -state file; replicas share the assets through -group on it")
+	fs.StringVar(&c.Group, "group", "", "with -state-topic: consumer group the replicas join on the state topic (default assetjoblog.<topic>)")
+	fs.DurationVar(&c.GroupSession, "group-session-timeout", 10*time.Second, "with -state-topic: how long a silent replica keeps its assets before the others take them over")
 	fs.BoolVar(&c.ResetState, "reset-state", false, "move an unreadable checkpoint file, or one built against another topic, aside and start from scratch (re-publishes everything)")
 	fs.DurationVar(&c.PollInterval, "poll-interval", time.Minute, "pause between the starts of two poll rounds")
 	fs.BoolVar(&c.Once, "once", false, "run one round, publish, commit and exit")
@@ -385,8 +391,12 @@ func (c *config) Validate() error {
 		return errors.New("-topic is required")
 	case c.DeadLetterTopic != "" && c.DeadLetterTopic == c.Topic:
 		return errors.New("-dead-letter-topic must differ from -topic: dead letters are JSON, not entries")
-	case c.State == "":
-		return errors.New("-state is required")
+	case c.State == "" && c.StateTopic == "":
+		return errors.New("-state is required (or -state-topic)")
+	case c.StateTopic != "" && (c.StateTopic == c.Topic || c.StateTopic == c.DeadLetterTopic):
+		return fmt.Errorf("-state-topic: %q is the data or dead-letter topic; checkpoints need a compacted topic of their own", c.StateTopic)
+	case c.GroupSession < time.Second:
+		return fmt.Errorf("-group-session-timeout: must be at least 1s, got %s", c.GroupSession)
 	case c.KafkaSASLMechanism != "" && c.KafkaSASLUser == "":
 		return errors.New("-kafka-sasl-user is required with -kafka-sasl-mechanism")
 	case c.KafkaSASLMechanism != "" && c.saslPassword == "":
@@ -400,4 +410,12 @@ func (c *config) Validate() error {
 // searchFilter is the catalog filter of -all-assets and -backfill.
 func (c *config) searchFilter() ips.SearchFilter {
 	return ips.SearchFilter{Folder: c.CatalogFolder, AssetTypes: splitList(c.CatalogAssetTypes), TrashState: c.CatalogTrashState}
+}
+
+// group returns the consumer group the replicas join on the state topic.
+func (c *config) group() string {
+	if c.Group != "" {
+		return c.Group
+	}
+	return "assetjoblog." + c.Topic
 }
