@@ -108,6 +108,10 @@ type Config struct {
 	// no source or sink error is fatal.
 	Fatal func(err error) bool
 
+	// Ownership, when set, limits the Poller to the assets this replica
+	// owns among the replicas sharing the company. Default: every asset.
+	Ownership Ownership
+
 	// Logger receives round summaries and failures. Default: discard.
 	Logger *slog.Logger
 	// Metrics records Prometheus metrics. Default: none.
@@ -242,6 +246,9 @@ func NewPoller(cfg Config) (*Poller, error) {
 	cfg.Metrics.setPollInterval(cfg.PollInterval)
 	if cfg.Reconcile != nil {
 		p.bounds = newBounds(*cfg.Reconcile, cfg.CompanyHandle, cfg.Now)
+		if cfg.Ownership != nil {
+			p.bounds.owns = cfg.Ownership.OwnsPartition
+		}
 	}
 	if cfg.RequestRate > 0 {
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RequestRate), 1)
@@ -392,9 +399,14 @@ func (p *Poller) assetsRoundTracked(ctx context.Context, assets []string, done f
 		if ctx.Err() != nil || gctx.Err() != nil {
 			break
 		}
+		actx, release, ok := p.claim(gctx, asset)
+		if !ok {
+			continue // another replica's
+		}
 		stats.Assets++
 		g.Go(func() error {
-			res, err := p.processAsset(gctx, asset)
+			defer release()
+			res, err := p.processAsset(actx, asset)
 			if err != nil {
 				p.progress(0)
 			} else {
@@ -408,6 +420,10 @@ func (p *Poller) assetsRoundTracked(ctx context.Context, assets []string, done f
 				done(i, err == nil)
 			}
 			if err == nil {
+				return nil
+			}
+			if errors.Is(err, ErrNotOwner) {
+				p.cfg.Logger.Info("asset handed over to another replica", "asset", asset, "err", err)
 				return nil
 			}
 			if !res.transient {
@@ -512,6 +528,12 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 	}
 	res.published = len(published)
 	p.cfg.Metrics.acknowledged(published, p.cfg.Now())
+	if err := stillOwned(ctx, asset, "committing"); err != nil {
+		// The partition's next owner reads these records back (from the
+		// bound this write kept in place) when it takes the partition over.
+		release()
+		return res, err
+	}
 	if err := p.deadLetter(ctx, dead); err != nil {
 		res.transient = !p.fatal(err)
 		return res, fmt.Errorf("asset %q, after publishing %d entries: %w", asset, len(published), err)

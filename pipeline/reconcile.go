@@ -156,6 +156,9 @@ type bounds struct {
 	cfg     ReconcileConfig
 	company string
 	now     func() time.Time
+	// owns, with replicas, says which partitions this replica writes: the
+	// bounds of the others are their owners' to move.
+	owns func(partition int32) bool
 
 	mu    sync.Mutex
 	parts map[int32]*partitionBound
@@ -255,6 +258,9 @@ func (b *bounds) set(p int32, offset int64) {
 // (the state store failed); a failed EndOffset only leaves the bound where
 // it is.
 func (b *bounds) advance(ctx context.Context, p int32, force bool) error {
+	if b.owns != nil && !b.owns(p) {
+		return nil
+	}
 	b.mu.Lock()
 	pb := b.part(p)
 	now := b.now()
@@ -500,6 +506,11 @@ func (p *Poller) readBack(ctx context.Context, asset string, part int32) (map[st
 func (p *Poller) publish(ctx context.Context, asset string, records []Record) (release func(), err error) {
 	if p.bounds == nil {
 		err := p.retrySink().Do(ctx, func(ctx context.Context) error {
+			// Each attempt first checks the claim: a retry after the asset
+			// moved to another replica would publish the entries twice.
+			if err := stillOwned(ctx, asset, "publishing"); err != nil {
+				return err
+			}
 			start := p.cfg.Now()
 			err := p.cfg.Sink.Publish(ctx, records)
 			p.cfg.Metrics.publishAttempt(p.cfg.Now().Sub(start), err)
@@ -512,6 +523,9 @@ func (p *Poller) publish(ctx context.Context, asset string, records []Record) (r
 	written := make([]bool, len(records))
 	maybeOnTopic, attempted := reconcile, reconcile
 	err = p.retrySink().Do(ctx, func(ctx context.Context) error {
+		if err := stillOwned(ctx, asset, "publishing"); err != nil {
+			return err
+		}
 		if reconcile {
 			ids, err := p.readBack(ctx, asset, part)
 			if err != nil {
@@ -614,7 +628,9 @@ func eventIDOf(r Record) string {
 
 // start reads every partition back before the first round (once).
 func (p *Poller) start(ctx context.Context) error {
-	if p.bounds == nil || p.started {
+	// Replicas read back the partitions they take over, as they take them
+	// over (the group calls Reconcile), not every partition.
+	if p.bounds == nil || p.started || p.cfg.Ownership != nil {
 		return nil
 	}
 	n := p.cfg.Reconcile.Partitioner.Partitions()
@@ -643,6 +659,16 @@ func (p *Poller) roundEnd(ctx context.Context) error {
 	pending := maps.Clone(p.bounds.unresolved)
 	p.bounds.mu.Unlock()
 	for asset, t := range pending {
+		if p.bounds.owns != nil && !p.bounds.owns(t.partition) {
+			// The partition's owner now reads it back when it takes it over.
+			p.bounds.mu.Lock()
+			if p.bounds.unresolved[asset] == t {
+				delete(p.bounds.unresolved, asset)
+				delete(p.bounds.part(t.partition).active, t.seq)
+			}
+			p.bounds.mu.Unlock()
+			continue
+		}
 		from, _ := p.bounds.bound(t.partition)
 		recs, _, err := p.cfg.Reconcile.Reader.ReadTail(ctx, t.partition, from)
 		if err != nil {

@@ -77,7 +77,7 @@ func (p RetryPolicy) Do(ctx context.Context, op func(context.Context) error) err
 		if ctx.Err() != nil {
 			return err
 		}
-		if p.Retryable == nil || !p.Retryable(err) {
+		if p.Retryable == nil || !p.Retryable(err) || errors.Is(err, ErrNotOwner) {
 			return err
 		}
 		wait := b.NextBackOff()
