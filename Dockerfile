@@ -7,9 +7,11 @@
 #   docker build -t assetjoblog .
 #   docker run --rm assetjoblog -h
 #
-# The producer runs as the non-root user 65532 and keeps its checkpoint file
-# under /var/lib/assetjoblog, a volume: mount a persistent volume there, or
-# every restart re-publishes what the previous container already published.
+# The producer runs as the non-root user 65532. With -state-topic its
+# checkpoints live in Kafka and it keeps nothing on disk (replicas need no
+# volume). With the -state file (the default) it keeps it under
+# /var/lib/assetjoblog, a volume: mount a persistent volume there, or every
+# restart re-publishes what the previous container already published.
 
 # GO_VERSION matches the go directive of go.mod, so the build needs no
 # toolchain download.

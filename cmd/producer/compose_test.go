@@ -102,13 +102,33 @@ func TestComposeCheckRejectsBrokenStacks(t *testing.T) {
 			want:   []string{"PRODUCER_IPS_PASSWORD is not the password ips-sim accepts"},
 		},
 		{
-			name:   "state outside the volume",
-			break_: replacing("PRODUCER_STATE: /var/lib/assetjoblog/state.db", "PRODUCER_STATE: /tmp/state.db"),
-			want:   []string{"no named volume is mounted at /tmp"},
+			name:   "replicas on state files",
+			break_: replacing("PRODUCER_STATE_TOPIC: ips.asset-job-logs.state", "PRODUCER_STATE: /tmp/state.db"),
+			want:   []string{"no named volume is mounted at /tmp", "2 replicas would each keep a checkpoint file of their own"},
+		},
+		{
+			name:   "one replica",
+			break_: replacing("replicas: 2", "replicas: 1"),
+			want:   []string{"producer: 1 replica, want 2"},
+		},
+		{
+			name:   "state topic not compacted",
+			break_: replacing("cleanup.policy=compact", "cleanup.policy=delete"),
+			want:   []string{"kafka-init-state creates ips.asset-job-logs.state without --config cleanup.policy=compact"},
+		},
+		{
+			name:   "state topic with other partitions",
+			break_: replacing("ips.asset-job-logs.state\n      - --partitions\n      - \"3\"", "ips.asset-job-logs.state\n      - --partitions\n      - \"6\""),
+			want:   []string{"ips.asset-job-logs.state with 6 partitions, but the data topic has 3"},
+		},
+		{
+			name:   "state topic nobody creates",
+			break_: replacing("PRODUCER_STATE_TOPIC: ips.asset-job-logs.state", "PRODUCER_STATE_TOPIC: ips.other.state"),
+			want:   []string{`no service creates the state topic "ips.other.state"`},
 		},
 		{
 			name:   "metrics port not published",
-			break_: replacing(`"127.0.0.1:9090:9090"`, `"127.0.0.1:9191:9191"`),
+			break_: replacing(`"127.0.0.1:9090-9091:9090"`, `"127.0.0.1:9191:9191"`),
 			want:   []string{"metrics port 9090 is not published"},
 		},
 		{
@@ -509,9 +529,67 @@ func bindSource(s types.ServiceConfig, p string) (string, bool) {
 	return "", false
 }
 
-// checkState wants the checkpoint file in a named volume, so it outlives the
-// container.
+// checkState wants two replicas keeping their checkpoints in a compacted
+// state topic that a one-shot service creates with the data topic's
+// partition count, or else the checkpoint file in a named volume, so it
+// outlives the container.
 func (c *composeChecker) checkState(svc types.ServiceConfig, cfg *config) {
+	if n := svc.GetScale(); n != 2 {
+		c.errorf("producer: %d replica%s, want 2 (deploy.replicas) sharing the assets", n, map[bool]string{true: "s"}[n != 1])
+	}
+	if cfg.StateTopic == "" {
+		if n := svc.GetScale(); n > 1 {
+			c.errorf("producer: %d replicas would each keep a checkpoint file of their own and publish every entry; set PRODUCER_STATE_TOPIC", n)
+		}
+		c.checkStateFile(svc, cfg)
+		return
+	}
+	if cfg.CreateTopic {
+		return
+	}
+	dataPartitions := ""
+	found := false
+	type creator struct{ service, partitions string }
+	var creators []creator
+	for _, name := range sortedKeys(c.p.Services) {
+		args := append(slices.Clone([]string(c.p.Services[name].Entrypoint)), c.p.Services[name].Command...)
+		topic, partitions := argAfter(args, "--topic"), argAfter(args, "--partitions")
+		if topic == cfg.Topic {
+			dataPartitions = partitions
+		}
+		if topic != cfg.StateTopic {
+			continue
+		}
+		found = true
+		if !slices.Contains(args, "cleanup.policy=compact") {
+			c.errorf("%s creates %s without --config cleanup.policy=compact; the producer refuses a state topic that is not compacted", name, topic)
+		}
+		creators = append(creators, creator{name, partitions})
+		if _, ok := svc.DependsOn[name]; !ok {
+			c.errorf("producer: does not depend on %s, which creates the state topic", name)
+		}
+	}
+	if !found {
+		c.errorf("producer: no service creates the state topic %q (and PRODUCER_CREATE_TOPIC is not set)", cfg.StateTopic)
+	}
+	for _, cr := range creators {
+		if dataPartitions != "" && cr.partitions != dataPartitions {
+			c.errorf("%s creates %s with %s partitions, but the data topic has %s; the producer refuses it",
+				cr.service, cfg.StateTopic, cr.partitions, dataPartitions)
+		}
+	}
+}
+
+// argAfter returns the argument after flag in args, or "".
+func argAfter(args []string, flag string) string {
+	if i := slices.Index(args, flag); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
+}
+
+// checkStateFile wants the checkpoint file in a named volume.
+func (c *composeChecker) checkStateFile(svc types.ServiceConfig, cfg *config) {
 	if !path.IsAbs(cfg.State) {
 		c.errorf("producer: PRODUCER_STATE %q is not an absolute path", cfg.State)
 		return

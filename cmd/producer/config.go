@@ -86,6 +86,7 @@ type config struct {
 	StateTopic      string
 	Group           string
 	GroupSession    time.Duration
+	MigrateState    bool
 	PollInterval    time.Duration
 	Once            bool
 	Demo            bool
@@ -165,6 +166,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.StateTopic, "state-topic", "", "compacted Kafka topic holding every checkpoint instead of the -state file; replicas share the assets through -group on it")
 	fs.StringVar(&c.Group, "group", "", "with -state-topic: consumer group the replicas join on the state topic (default assetjoblog.<topic>)")
 	fs.DurationVar(&c.GroupSession, "group-session-timeout", 10*time.Second, "with -state-topic: how long a silent replica keeps its assets before the others take them over")
+	fs.BoolVar(&c.MigrateState, "migrate-state-to-topic", false, "copy every checkpoint of the -state file into the empty -state-topic, then exit (once, when moving from the file to the topic)")
 	fs.BoolVar(&c.ResetState, "reset-state", false, "move an unreadable checkpoint file, or one built against another topic, aside and start from scratch (re-publishes everything)")
 	fs.DurationVar(&c.PollInterval, "poll-interval", time.Minute, "pause between the starts of two poll rounds")
 	fs.BoolVar(&c.Once, "once", false, "run one round, publish, commit and exit")
@@ -395,6 +397,11 @@ func (c *config) Validate() error {
 		return errors.New("-state is required (or -state-topic)")
 	case c.StateTopic != "" && (c.StateTopic == c.Topic || c.StateTopic == c.DeadLetterTopic):
 		return fmt.Errorf("-state-topic: %q is the data or dead-letter topic; checkpoints need a compacted topic of their own", c.StateTopic)
+	case c.MigrateState && c.StateTopic == "":
+		return errors.New("-migrate-state-to-topic: -state-topic names the topic to copy the -state file into")
+	case c.StateTopic != "" && c.Backfill:
+		return errors.New("-backfill keeps one company-wide progress that replicas cannot share: run the backfill with the -state file, " +
+			"then move to the topic with -migrate-state-to-topic")
 	case c.GroupSession < time.Second:
 		return fmt.Errorf("-group-session-timeout: must be at least 1s, got %s", c.GroupSession)
 	case c.KafkaSASLMechanism != "" && c.KafkaSASLUser == "":

@@ -25,7 +25,7 @@ import (
 // run is the whole program: it parses the configuration, wires the parts
 // and polls until ctx is cancelled (or one round with -once). Tests call it
 // in-process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -50,11 +50,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg := prometheus.NewRegistry()
 	metrics := pipeline.NewMetrics(reg)
 
-	store, err := openState(cfg, logger)
-	if err != nil {
-		return err
+	var store checkpoints
+	var fileStore *boltstore.Store
+	if cfg.StateTopic == "" {
+		if fileStore, err = openState(cfg, logger); err != nil {
+			return err
+		}
+		defer func() { fileStore.Close() }()
 	}
-	defer func() { store.Close() }()
 
 	client, err := newIPSClient(cfg, logger, metrics)
 	if err != nil {
@@ -85,8 +88,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	if store, err = bindState(ctx, cfg, logger, store, sink, topic.Identity); err != nil {
-		return err
+	if fileStore != nil {
+		if fileStore, err = bindState(ctx, cfg, logger, fileStore, sink, topic.Identity); err != nil {
+			return err
+		}
+		store = fileStore
+	}
+
+	// With -state-topic the checkpoints live in the state topic (which needs
+	// the data topic, so it comes after the sink) and the replicas share the
+	// assets through the group on it.
+	var group *kafka.Group
+	if cfg.StateTopic != "" {
+		topicStore, err := kafka.OpenStateStore(ctx, kafka.StateStoreConfig{
+			Kafka: kafkaConfig(cfg, cfg.Topic), Topic: cfg.StateTopic, Group: cfg.group(), Company: cfg.Company,
+		})
+		if err != nil {
+			return err
+		}
+		defer topicStore.Close()
+		if cfg.MigrateState {
+			return migrateState(ctx, cfg, topicStore, logger)
+		}
+		cps := pipeline.NewCheckpoints(topicStore)
+		if err := bindStateTopic(ctx, cfg, logger, cps, sink, topic.Identity); err != nil {
+			return err
+		}
+		store = cps
+		group, err = kafka.NewGroup(kafka.GroupConfig{
+			Kafka: kafkaConfig(cfg, cfg.Topic), ID: cfg.group(), Store: topicStore, Company: cfg.Company,
+			SessionTimeout: cfg.GroupSession, Metrics: metrics, Logger: logger,
+		})
+		if err != nil {
+			return err
+		}
 	}
 
 	pcfg := pipeline.Config{
@@ -130,6 +165,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		pcfg.Discovery = &pipeline.DiscoveryConfig{
 			Jobs: client, Checkpoints: store, Since: cfg.Since, Overlap: cfg.DiscoverOverlap, NumRows: cfg.DiscoverRows,
 		}
+		if group != nil {
+			// Each replica discovers for itself, from the cursors of the
+			// partitions it owns, and polls only its own touched assets.
+			pcfg.Discovery.Checkpoints = group.DiscoveryCheckpoints(store.(*pipeline.Checkpoints))
+		}
 		if cfg.Backfill {
 			pcfg.Discovery.Backfill = store
 		}
@@ -151,9 +191,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		pcfg.OnAsset = bar.asset
 		pcfg.OnTotal = bar.total
 	}
+	if group != nil {
+		pcfg.Ownership = group
+		group.SetAssets(pcfg.Assets)
+	}
 	poller, err := pipeline.NewPoller(pcfg)
 	if err != nil {
 		return err
+	}
+	if group != nil {
+		// A replica reads back the data partitions it takes over, before it
+		// polls their assets: what their previous owner published but did
+		// not commit counts as published.
+		group.SetOnAssigned(func(ctx context.Context, parts []int) error {
+			ps := make([]int32, len(parts))
+			for i, p := range parts {
+				ps[i] = int32(p)
+			}
+			_, err := poller.Reconcile(ctx, ps)
+			return err
+		})
+		// The group runs beside the poller: a damaged state partition stops
+		// both; the poller stopping leaves the group, so the other replicas
+		// take its assets over at once.
+		var stopGroup func() error
+		ctx, stopGroup, err = joinGroup(ctx, group, logger)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if gerr := stopGroup(); gerr != nil && err == nil {
+				err = gerr
+			}
+		}()
 	}
 	metrics.SetReadinessCheck(func() bool { return readiness(context.WithoutCancel(ctx), poller, sink) == nil })
 
@@ -169,7 +239,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	logger.Info("producer started", "company", cfg.Company, "mode", mode(cfg), "topic", cfg.Topic,
-		"framing", encoder.ContentType(), "state", cfg.State, "once", cfg.Once)
+		"framing", encoder.ContentType(), "state", stateName(cfg), "once", cfg.Once)
 	var runErr error
 	if cfg.Once {
 		var stats pipeline.RoundStats
@@ -373,6 +443,12 @@ func newEncoder(ctx context.Context, cfg *config, logger *slog.Logger) (pipeline
 
 // newSink returns a sink writing to topic (-topic, or -dead-letter-topic).
 func newSink(ctx context.Context, cfg *config, topic string) (*kafka.Sink, error) {
+	// The sink's errors already say "kafka:" and name the brokers and topic.
+	return kafka.NewSink(ctx, kafkaConfig(cfg, topic))
+}
+
+// kafkaConfig is the connection to Kafka, writing to topic.
+func kafkaConfig(cfg *config, topic string) kafka.Config {
 	kc := kafka.Config{
 		Brokers:      splitList(cfg.Brokers),
 		Topic:        topic,
@@ -386,8 +462,7 @@ func newSink(ctx context.Context, cfg *config, topic string) (*kafka.Sink, error
 	if cfg.KafkaSASLMechanism != "" {
 		kc.SASL = kafka.SASLConfig{Mechanism: cfg.KafkaSASLMechanism, Username: cfg.KafkaSASLUser, Password: cfg.saslPassword}
 	}
-	// The sink's errors already say "kafka:" and name the brokers and topic.
-	return kafka.NewSink(ctx, kc)
+	return kc
 }
 
 func splitList(s string) []string {

@@ -243,3 +243,22 @@ func (s *Store) Stats() (assets, ids int, err error) {
 	})
 	return assets, ids, err
 }
+
+// Each calls fn with every value of every kind, in key order within each
+// kind, stopping at the first error fn returns. The value is a copy.
+func (s *Store) Each(fn func(key pipeline.StateKey, value []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		for _, kind := range pipeline.StateKinds() {
+			b := tx.Bucket([]byte(kind))
+			if b == nil {
+				continue
+			}
+			if err := b.ForEach(func(k, v []byte) error {
+				return fn(pipeline.ParseStateKey(kind, k), bytes.Clone(v))
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

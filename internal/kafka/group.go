@@ -40,9 +40,6 @@ type GroupConfig struct {
 	//
 	// Default: 10s.
 	SessionTimeout time.Duration
-	// Assets, when set (assets mode), is the asset list, to count the
-	// assets owned in the metrics.
-	Assets []string
 	// OnAssigned, when set, runs after the newly assigned partitions are
 	// restored and before the member owns them (and polls their assets):
 	// the place to reconcile them with the data topic. An error ends the
@@ -73,10 +70,11 @@ type GroupConfig struct {
 // pause the coordinator may already have given its partitions to another
 // member, so it neither publishes nor commits until it has rejoined.
 type Group struct {
-	cfg   GroupConfig
-	cg    *kafkago.ConsumerGroup
-	log   *slog.Logger
-	drain time.Duration // how long a finished generation waits for claims
+	cfg    GroupConfig
+	cg     *kafkago.ConsumerGroup
+	log    *slog.Logger
+	drain  time.Duration // how long a finished generation waits for claims
+	assets []string      // for the owned-assets metric
 
 	current  atomic.Pointer[generation]
 	assigned chan struct{} // closed at the first assignment
@@ -302,9 +300,19 @@ func (g *Group) end(cur *generation) {
 	}
 }
 
+// SetOnAssigned sets GroupConfig.OnAssigned, for a caller that builds the
+// reconciler after the group. Call it before Run.
+func (g *Group) SetOnAssigned(fn func(ctx context.Context, partitions []int) error) {
+	g.cfg.OnAssigned = fn
+}
+
+// SetAssets gives the asset list (assets mode), so that the metrics count
+// the assets owned. Call it before Run.
+func (g *Group) SetAssets(assets []string) { g.assets = assets }
+
 func (g *Group) ownedAssets(cur *generation) int {
 	n := 0
-	for _, a := range g.cfg.Assets {
+	for _, a := range g.assets {
 		if cur.owned[g.cfg.Store.PartitionOf(a)] {
 			n++
 		}
@@ -465,7 +473,9 @@ type discoveryParts struct {
 	loaded *generation // the generation the last load saw
 }
 
-func partName(p int) string { return "partition/" + strconv.Itoa(p) }
+// DiscoveryPart names the discovery cursor that replicas keep for state
+// partition p (see Group.DiscoveryCheckpoints).
+func DiscoveryPart(p int) string { return "partition/" + strconv.Itoa(p) }
 
 func (d *discoveryParts) LoadDiscovery(company string) (pipeline.DiscoveryCheckpoint, error) {
 	cur := d.g.current.Load()
@@ -480,7 +490,7 @@ func (d *discoveryParts) LoadDiscovery(company string) (pipeline.DiscoveryCheckp
 	}
 	first := true
 	for p := range cur.owned {
-		cp, err := d.cps.LoadDiscoveryPart(company, partName(p))
+		cp, err := d.cps.LoadDiscoveryPart(company, DiscoveryPart(p))
 		if err != nil {
 			return out, err
 		}
@@ -500,13 +510,13 @@ func (d *discoveryParts) CommitDiscovery(company string, cp pipeline.DiscoveryCh
 	loaded := d.loaded
 	d.mu.Unlock()
 	cur := d.g.current.Load()
-	if loaded == nil || cur != loaded || !d.g.awake() {
+	if loaded == nil || cur != loaded || cur.lost.Load() || !d.g.awake() {
 		// The assignment changed during the round: the next round lists
 		// the same jobs again from the older cursors.
 		return nil
 	}
 	for p := range cur.owned {
-		if err := d.cps.CommitDiscoveryPart(company, partName(p), cp); err != nil {
+		if err := d.cps.CommitDiscoveryPart(company, DiscoveryPart(p), cp); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/assetjoblog/assetjoblog/internal/ips/ipstest"
+	"github.com/assetjoblog/assetjoblog/internal/kafka/kafkatest"
+)
+
+const testStateTopic = "ips.asset-job-logs.state"
+
+// newReplicaStack is newStack with a broker that accepts group session
+// timeouts down to 1s, so that replicas hand over quickly in tests.
+func newReplicaStack(t *testing.T, assets, entries int) *stack {
+	t.Helper()
+	sim := ipstest.NewServer(ipstest.WithCredentials(testUser, testPassword), ipstest.WithCatalog(assets, entries))
+	t.Cleanup(sim.Close)
+	brokers, cluster := kafkatest.NewCluster(t, testTopic, 3, kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "1000"}))
+	return &stack{sim: sim, cluster: cluster, brokers: brokers, state: filepath.Join(t.TempDir(), "state.db")}
+}
+
+// replica is one producer running in-process, talking to IPS through a
+// proxy that records which assets it asked for.
+type replica struct {
+	stderr syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+	proxy  *httptest.Server
+
+	mu     sync.Mutex
+	polled map[string]int // getAssetJobLogs by asset
+}
+
+var assetHandleField = regexp.MustCompile(`<(?:\w+:)?assetHandle>([^<]*)</`)
+
+func startReplica(t *testing.T, s *stack, extra ...string) *replica {
+	t.Helper()
+	r := &replica{done: make(chan error, 1), polled: map[string]int{}}
+	target, _ := url.Parse(s.sim.URL())
+	target.Path = ""
+	rp := httputil.NewSingleHostReverseProxy(target)
+	r.proxy = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		if strings.Contains(string(body), "getAssetJobLogs") {
+			if m := assetHandleField.FindSubmatch(body); m != nil {
+				r.mu.Lock()
+				r.polled[string(m[1])]++
+				r.mu.Unlock()
+			}
+		}
+		req.Body = io.NopCloser(strings.NewReader(string(body)))
+		rp.ServeHTTP(w, req)
+	}))
+	t.Cleanup(r.proxy.Close)
+	args := append(s.args(
+		"-state", filepath.Join(t.TempDir(), "unused.db"), // a fresh working directory each
+		"-state-topic", testStateTopic, "-create-topic", "-group-session-timeout", "2s", "-poll-interval", "200ms",
+	), extra...)
+	for i, a := range args {
+		if a == "-ips-url" {
+			args[i+1] = r.proxy.URL + ipstest.Path
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- run(ctx, args, s.env(), io.Discard, &r.stderr) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop shuts the replica down as SIGTERM would and returns its error.
+func (r *replica) stop(t *testing.T) {
+	t.Helper()
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	if err := <-r.done; err != nil {
+		t.Errorf("replica stopped with %v\nstderr:\n%s", err, r.stderr.String())
+	}
+}
+
+func (r *replica) resetPolled() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.polled
+	r.polled = map[string]int{}
+	return out
+}
+
+// assignments counts the group assignments the replica logged with at
+// least one partition.
+func (r *replica) assignments() int {
+	n := 0
+	for _, line := range strings.Split(r.stderr.String(), "\n") {
+		if strings.Contains(line, `"msg":"group assignment"`) && !strings.Contains(line, `"partitions":null`) && !strings.Contains(line, `"partitions":[]`) {
+			n++
+		}
+	}
+	return n
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReplicasShareTheCatalogAndTakeOver: two replicas on one state topic
+// poll disjoint halves of the catalog that together cover it, publish
+// every entry once, and when one leaves the other takes its assets over
+// and publishes their new entries once.
+func TestReplicasShareTheCatalogAndTakeOver(t *testing.T) {
+	s := newReplicaStack(t, 60, 4)
+	a := startReplica(t, s)
+	want := s.expected(t)
+	checkExactlyOnce(t, s.topic(t, len(want)), want)
+
+	b := startReplica(t, s)
+	waitUntil(t, "both replicas own partitions", func() bool { return a.assignments() >= 2 && b.assignments() >= 1 })
+	time.Sleep(time.Second) // let the rounds started before the rebalance end
+	a.resetPolled()
+	b.resetPolled()
+	time.Sleep(2 * time.Second)
+	pa, pb := a.resetPolled(), b.resetPolled()
+	for _, asset := range s.sim.AssetHandles() {
+		switch {
+		case pa[asset] > 0 && pb[asset] > 0:
+			t.Errorf("asset %s polled by both replicas (%d and %d times)", asset, pa[asset], pb[asset])
+		case pa[asset] == 0 && pb[asset] == 0:
+			t.Errorf("asset %s polled by neither replica", asset)
+		}
+	}
+	if len(pa) == 0 || len(pb) == 0 {
+		t.Errorf("replica A polled %d assets and B %d: want the catalog split between them", len(pa), len(pb))
+	}
+	t.Logf("replica A polled %d assets, B %d", len(pa), len(pb))
+
+	// B leaves; A takes its assets over and publishes their new entries.
+	b.stop(t)
+	var all []int
+	for i := range 60 {
+		all = append(all, i)
+	}
+	s.sim.AddActivity(all, 2)
+	want = s.expected(t)
+	checkExactlyOnce(t, s.topic(t, len(want)), want)
+
+	// A new replica from an empty working directory publishes nothing again.
+	c := startReplica(t, s)
+	waitUntil(t, "the new replica owns partitions", func() bool { return c.assignments() >= 1 })
+	time.Sleep(time.Second)
+	checkExactlyOnce(t, s.topic(t, len(want)), want)
+}
+
+// TestMigrateStateToTopic: a producer that ran on the state file, moved to
+// the topic with -migrate-state-to-topic, re-publishes nothing and skips
+// nothing.
+func TestMigrateStateToTopic(t *testing.T) {
+	s := newReplicaStack(t, 30, 3)
+	ctx := t.Context()
+	if r := runProducer(ctx, s.args("-once"), s.env()); r.err != nil {
+		t.Fatal(r)
+	}
+	r := runProducer(ctx, s.args("-state-topic", testStateTopic, "-create-topic", "-migrate-state-to-topic"), s.env())
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	if !strings.Contains(r.stderr, `"assets":30`) {
+		t.Errorf("migration log does not say 30 assets were copied:\n%s", r.stderr)
+	}
+	// Again into the same topic: refused, nothing overwritten.
+	again := runProducer(ctx, s.args("-state-topic", testStateTopic, "-migrate-state-to-topic"), s.env())
+	if again.err == nil || !strings.Contains(again.err.Error(), "already holds") {
+		t.Errorf("second migration: got %v, want a refusal naming the checkpoints already there", again.err)
+	}
+
+	var some []int
+	for i := 0; i < 30; i += 3 {
+		some = append(some, i)
+	}
+	s.sim.AddActivity(some, 2)
+	if r := runProducer(ctx, s.args("-once", "-state", filepath.Join(t.TempDir(), "none.db"), "-state-topic", testStateTopic,
+		"-group-session-timeout", "2s"), s.env()); r.err != nil {
+		t.Fatal(r)
+	}
+	want := s.expected(t)
+	checkExactlyOnce(t, s.topic(t, len(want)), want)
+}
