@@ -127,6 +127,8 @@ func TestRunRejectsBadFlagsBeforeListening(t *testing.T) {
 		{"-prefix", "ns2"},
 		{"-error-rate", "2"},
 		{"-assets", "-1"},
+		{"-new-assets", "lots"},
+		{"-search-page-cap", "-1"},
 		{"-addr", "127.0.0.1:0", "extra"},
 	} {
 		var stdout, stderr bytes.Buffer

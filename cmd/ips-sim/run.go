@@ -35,6 +35,7 @@ type config struct {
 	errorRate   float64
 	prefix      ipstest.Prefix
 	searchCap   int
+	newAssets   float64 // assets created per second
 }
 
 func parseFlags(args []string, env func(string) string, stderr io.Writer) (*config, error) {
@@ -45,7 +46,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (*conf
 	if password == "" {
 		password = "secret"
 	}
-	var activity, prefix string
+	var activity, prefix, newAssets string
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8089", "listen `address`")
 	fs.StringVar(&c.company, "company", "c|6", "company `handle`")
 	fs.StringVar(&c.user, "user", "api@example.com", "accepted IPS `user`")
@@ -57,6 +58,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (*conf
 	fs.StringVar(&activity, "activity", "0", "new entries per time unit, e.g. 5/s, 300/m, 2 (per second); 0 = none")
 	fs.DurationVar(&c.latency, "latency", 0, "`delay` added to every answer")
 	fs.Float64Var(&c.errorRate, "error-rate", 0, "`fraction` of calls answered 503 with Retry-After: 1")
+	fs.StringVar(&newAssets, "new-assets", "0", "assets created per time unit while serving (the catalog grows), e.g. 2/s, 60/m; 0 = none")
 	fs.IntVar(&c.searchCap, "search-page-cap", 0, "searchAssets returns at most this many `assets` per call whatever was asked (0: IPS's caps, 1000 or 10,000 lean)")
 	fs.StringVar(&prefix, "prefix", "default", "namespace prefix `style`: default, ns1, tns or rotate")
 	if err := fs.Parse(args); err != nil {
@@ -68,6 +70,9 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (*conf
 	var err error
 	if c.activity, err = parseRate(activity); err != nil {
 		return nil, fmt.Errorf("-activity: %w", err)
+	}
+	if c.newAssets, err = parseRate(newAssets); err != nil {
+		return nil, fmt.Errorf("-new-assets: %w", err)
 	}
 	if c.prefix, err = ipstest.ParsePrefix(prefix); err != nil {
 		return nil, fmt.Errorf("-prefix: %w", err)
@@ -138,6 +143,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		"entries_per_asset", cfg.entries, "activity_per_second", cfg.activity, "prefix", cfg.prefix.String())
 	fmt.Fprintln(stdout, url)
 	h.StartActivity(ctx, cfg.activity)
+	h.StartCatalogGrowth(ctx, cfg.newAssets)
 
 	select {
 	case err := <-serveErr:

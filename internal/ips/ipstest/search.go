@@ -1,6 +1,7 @@
 package ipstest
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"strings"
@@ -245,4 +246,37 @@ func (h *Handler) searchAssets(rs *response) {
 		}
 		w.close("assetArray")
 	})
+}
+
+// StartCatalogGrowth creates about perSecond assets per second in the
+// background (AddAssets once per tick of max(250ms, 1/perSecond)), so that
+// the catalog grows while clients page through it. It returns at once; the
+// growth stops when ctx is done or the Handler closes. perSecond <= 0 does
+// nothing.
+func (h *Handler) StartCatalogGrowth(ctx context.Context, perSecond float64) {
+	if perSecond <= 0 {
+		return
+	}
+	tick := max(250*time.Millisecond, time.Duration(float64(time.Second)/perSecond))
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		begin := time.Now()
+		created := 0
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-h.done:
+				return
+			case now := <-t.C:
+				if due := int(now.Sub(begin).Seconds()*perSecond) - created; due > 0 {
+					h.AddAssets(due)
+					created += due
+				}
+			}
+		}
+	}()
 }
