@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,5 +281,82 @@ func TestCheckpointKeepsDeadLettersInANewFormatVersion(t *testing.T) {
 	raw[len(raw)-5] ^= 1 // inside the dead letters
 	if err := pipeline.VerifyStateValue(skey, raw); err == nil {
 		t.Fatal("a damaged version 2 value passed verification")
+	}
+}
+
+// crashingCheckpoints fails the first commit that crash selects, as a
+// crash right before it would.
+type crashingCheckpoints struct {
+	pipeline.AssetCheckpoints
+	mu      sync.Mutex
+	crash   func(cp pipeline.AssetCheckpoint) bool
+	crashed bool
+}
+
+func (c *crashingCheckpoints) CommitAsset(k pipeline.AssetKey, cp pipeline.AssetCheckpoint) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.crashed && c.crash(cp) {
+		c.crashed = true
+		return errors.New("killed before the commit")
+	}
+	return c.AssetCheckpoints.CommitAsset(k, cp)
+}
+
+// final reports a commit that marks no dead letter pending: the one after
+// the dead letters are written.
+func final(cp pipeline.AssetCheckpoint) bool {
+	for _, v := range cp.DeadLetters {
+		if v < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDeadLetterWrittenOnceAcrossACrashBeforeTheCommit(t *testing.T) {
+	for _, kind := range []string{"malformed", "too large"} {
+		t.Run(kind, func(t *testing.T) {
+			src := &scripted{logs: map[string][]pipeline.AssetJobLog{}, bad: map[string][]pipeline.BadEntry{}, fail: map[string][]error{}}
+			src.add("a|1", "good 1", t0)
+			src.add("a|1", "good 2", t0.Add(time.Minute))
+			var sink pipeline.Sink = &pipelinetest.Sink{}
+			if kind == "malformed" {
+				src.bad["a|1"] = []pipeline.BadEntry{badFragment(2, "never")}
+			} else {
+				// Dated well before the newest entry: the watermark of a
+				// commit of the good entries alone would pass it.
+				src.add("a|1", strings.Repeat("x", 10_000), t0.Add(-48*time.Hour))
+				sink = &pipelinetest.LimitedSink{MaxValueBytes: 4096}
+			}
+			dlq := pipelinetest.NewTopic(2)
+			cps := pipelinetest.NewCheckpoints()
+			crashing := &crashingCheckpoints{AssetCheckpoints: cps, crash: final}
+			o := newObserved(src, sink, crashing, t0.Add(time.Hour), "a|1")
+			o.cfg.DeadLetters = dlq
+			if _, err := o.poller(t).RunOnce(context.Background()); err == nil {
+				t.Fatal("the round with a crash before its commit succeeded")
+			}
+			if got := len(dlq.EventIDs()); got != 1 {
+				t.Fatalf("dead letters before the crash: got %d, want 1", got)
+			}
+			// The restart: the pending mark makes the producer read the
+			// dead-letter partition back instead of writing again.
+			o.cfg.Checkpoints = cps
+			o.round(t, o.poller(t), 2)
+			o.round(t, o.poller(t), 0)
+			if got := len(dlq.EventIDs()); got != 1 {
+				t.Fatalf("dead letters after the restart: got %d, want still 1", got)
+			}
+			if dlq.Tails() == 0 {
+				t.Error("the dead-letter partition was never read back")
+			}
+			cp, _ := cps.LoadAsset(pipeline.AssetKey{CompanyHandle: "c|6", AssetHandle: "a|1"})
+			for id, v := range cp.DeadLetters {
+				if v < 0 {
+					t.Errorf("dead letter %s still pending after the restart", id)
+				}
+			}
+		})
 	}
 }

@@ -165,12 +165,13 @@ func (p *Poller) checkRecord(r Record) error {
 	return nil
 }
 
-// newBadEntries returns the bad entries not yet dead-lettered, each id once.
+// newBadEntries returns the bad entries not yet dead-lettered (absent from
+// DeadLetters, or with a write pending), each id once.
 func (cp AssetCheckpoint) newBadEntries(bad []BadEntry) []BadEntry {
 	var out []BadEntry
 	seen := make(map[string]bool)
 	for _, b := range bad {
-		if _, done := cp.DeadLetters[b.ID]; done || seen[b.ID] {
+		if v, ok := cp.DeadLetters[b.ID]; ok && v > 0 || seen[b.ID] {
 			continue
 		}
 		seen[b.ID] = true
@@ -188,7 +189,7 @@ func (cp AssetCheckpoint) deadLettered(bad []BadEntry, now time.Time) map[string
 	}
 	out := make(map[string]int64, len(bad))
 	for _, b := range bad {
-		if ms, ok := cp.DeadLetters[b.ID]; ok {
+		if ms, ok := cp.DeadLetters[b.ID]; ok && ms > 0 {
 			out[b.ID] = ms
 		} else {
 			out[b.ID] = now.UnixMilli()
@@ -278,6 +279,107 @@ func (p *Poller) deadLetter(ctx context.Context, letters []DeadLetter) error {
 			"error", d.Error, "position", positionString(d.Position), "event_id", d.EventID)
 	}
 	return nil
+}
+
+// deadLetterReader is a dead-letter sink that can be read back.
+type deadLetterReader interface {
+	TopicReader
+	Partitioner
+}
+
+// A dead-letter id in AssetCheckpoint.DeadLetters maps to when it was
+// written (Unix milliseconds, positive), or, while its write is in flight,
+// to a pending mark: the end offset of its dead-letter partition before the
+// write, as -(offset+1).
+func pendingMark(offset int64) int64 { return -offset - 1 }
+
+func pendingOffset(v int64) (int64, bool) { return -v - 1, v < 0 }
+
+// writeDeadLetters writes an asset's dead letters once, even across a crash,
+// when the dead-letter sink can be read back: first mark commits the
+// asset's checkpoint with a pending mark for each (the partition's end
+// offset), then the dead letters are written. A later run that finds pending
+// marks reads the partition back from the earliest and does not write again
+// what is there. A sink that cannot be read back gets its dead letters
+// again after such a crash. Without a dead-letter sink they are logged.
+func (p *Poller) writeDeadLetters(ctx context.Context, asset string, cp AssetCheckpoint, dead []DeadLetter, mark func(map[string]int64) error) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	r, ok := p.cfg.DeadLetters.(deadLetterReader)
+	if !ok {
+		return p.deadLetter(ctx, dead)
+	}
+	part := r.Partition([]byte(asset))
+	from, pending := int64(0), false
+	for _, d := range dead {
+		if off, ok := pendingOffset(cp.DeadLetters[d.ID]); ok && (!pending || off < from) {
+			from, pending = off, true
+		}
+	}
+	write := dead
+	if pending {
+		found, err := p.readDeadLetters(ctx, r, asset, part, from)
+		if err != nil {
+			// Never let the dead-letter topic block the asset: write again.
+			p.cfg.Logger.Warn("cannot read the dead-letter topic back; writing the asset's pending dead letters again",
+				"asset", asset, "partition", part, "from", from, "err", err)
+		}
+		write = nil
+		for _, d := range dead {
+			if found[d.ID] {
+				p.cfg.Logger.Info("dead letter found on the dead-letter topic after a restart; not written again",
+					"asset", asset, "id", d.ID, "reason", string(d.Reason))
+				continue
+			}
+			write = append(write, d)
+		}
+		if len(write) == 0 {
+			return nil
+		}
+	}
+	var end int64
+	err := p.retrySink().Do(ctx, func(ctx context.Context) error {
+		var err error
+		end, err = r.EndOffset(ctx, part)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("end offset of dead-letter partition %d: %w", part, err)
+	}
+	marks := make(map[string]int64, len(dead))
+	for _, d := range dead {
+		if v, ok := cp.DeadLetters[d.ID]; ok && v < 0 {
+			marks[d.ID] = v // the earlier bound still precedes its write
+		} else {
+			marks[d.ID] = pendingMark(end)
+		}
+	}
+	if err := mark(marks); err != nil {
+		return err
+	}
+	return p.deadLetter(ctx, write)
+}
+
+// readDeadLetters returns the ids of the asset's dead letters in partition
+// part from offset from on.
+func (p *Poller) readDeadLetters(ctx context.Context, r TopicReader, asset string, part int32, from int64) (map[string]bool, error) {
+	var recs []PublishedRecord
+	err := p.retrySink().Do(ctx, func(ctx context.Context) error {
+		var err error
+		recs, _, err = r.ReadTail(ctx, part, from)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]bool{}
+	for _, rec := range recs {
+		if rec.Key == asset {
+			ids[rec.EventID] = true
+		}
+	}
+	return ids, nil
 }
 
 // rawText is Raw, or RawBase64 in base64 when Raw could not hold it.

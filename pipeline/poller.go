@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -534,8 +535,21 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 		release()
 		return res, err
 	}
-	if err := p.deadLetter(ctx, dead); err != nil {
-		res.transient = !p.fatal(err)
+	var markErr error
+	mark := func(marks map[string]int64) error {
+		m := cp
+		m.DeadLetters = maps.Clone(cp.DeadLetters)
+		if m.DeadLetters == nil {
+			m.DeadLetters = make(map[string]int64, len(marks))
+		}
+		maps.Copy(m.DeadLetters, marks)
+		if markErr = p.cfg.Checkpoints.CommitAsset(key, m); markErr != nil {
+			p.cfg.Metrics.commitFailed()
+		}
+		return markErr
+	}
+	if err := p.writeDeadLetters(ctx, asset, cp, dead, mark); err != nil {
+		res.transient = markErr == nil && !p.fatal(err)
 		return res, fmt.Errorf("asset %q, after publishing %d entries: %w", asset, len(published), err)
 	}
 	next := cp.Advance(fresh, p.cfg.LateWindow, observed)

@@ -16,7 +16,7 @@ import (
 //
 //	asset v1:  1, hasWatermark, watermarkMillis, n, n × (len, id, logDateMillis), crc
 //	asset v2:  2, hasWatermark, watermarkMillis, n, n × (len, id, logDateMillis),
-//	           m, m × (len, deadLetterID, deadLetteredMillis), crc
+//	           m, m × (len, deadLetterID, deadLetteredMillis or -(pendingOffset+1)), crc
 //	discovery: version, hasCursor, cursorMillis, n, n × (len, jobHandle, startMillis), crc
 //	           version 2 adds, before the crc: m, m × (len, runningJobHandle, rowsProcessed);
 //	           version 1 is still written when there is no running job, and read

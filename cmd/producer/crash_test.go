@@ -19,6 +19,7 @@ import (
 	"github.com/assetjoblog/assetjoblog/internal/boltstore"
 	"github.com/assetjoblog/assetjoblog/internal/ips/ipstest"
 	"github.com/assetjoblog/assetjoblog/internal/kafka/kafkatest"
+	"github.com/assetjoblog/assetjoblog/pipeline"
 )
 
 // buildProducer builds the producer binary into t.TempDir (the build cache
@@ -52,6 +53,10 @@ func envInt(t *testing.T, name string, def int) int {
 // committed is read back at the next start, not published again), the
 // state file opens cleanly and one more run publishes nothing.
 //
+// The catalog holds a few malformed entries (the first entry of every
+// CRASHLOOP_MALFORMED-th asset, default 500; 0: none): each must be on the
+// dead-letter topic, and the duplicates there are counted.
+//
 // CRASHLOOP_KILLS (default 5), CRASHLOOP_ASSETS (default 1500) and
 // CRASHLOOP_SEED set the size and the random moments; CRASHLOOP_BROKERS
 // runs against external plaintext brokers (a fresh topic is created) instead
@@ -64,23 +69,28 @@ func TestCrashLoop(t *testing.T) {
 	// 8 calls in flight take at least 7.5s.
 	latency := time.Duration(envInt(t, "CRASHLOOP_LATENCY_MS", 20)) * time.Millisecond
 	seed := uint64(envInt(t, "CRASHLOOP_SEED", int(time.Now().UnixNano()%1e9)))
+	malformedEvery := envInt(t, "CRASHLOOP_MALFORMED", 500)
 	t.Logf("crash loop: %d kills, %d assets, %s per IPS call, seed %d (CRASHLOOP_SEED reproduces the moments)", kills, assets, latency, seed)
 	rng := rand.New(rand.NewPCG(seed, 7))
 	bin := buildProducer(t)
 
-	sim := ipstest.NewServer(ipstest.WithCredentials(testUser, testPassword), ipstest.WithCatalog(assets, 3), ipstest.WithLatency(latency))
+	sim := ipstest.NewServer(ipstest.WithCredentials(testUser, testPassword), ipstest.WithCatalog(assets, 3), ipstest.WithLatency(latency),
+		ipstest.WithMalformedEntries(malformedEvery))
 	t.Cleanup(sim.Close)
 	s := &stack{sim: sim, state: filepath.Join(t.TempDir(), "state.db")}
 	topic := testTopic
-	var extra []string
+	dlq := testDeadLetterTopic
+	// -create-topic creates the dead-letter topic (and the topic, on
+	// external brokers).
+	extra := []string{"-create-topic"}
 	if b := os.Getenv("CRASHLOOP_BROKERS"); b != "" {
 		s.brokers = strings.Split(b, ",")
 		topic = fmt.Sprintf("crashloop-%d", time.Now().UnixNano())
-		extra = []string{"-create-topic"}
+		dlq = topic + "-dead-letters"
 	} else {
 		s.brokers, s.cluster = kafkatest.NewCluster(t, testTopic, 3)
 	}
-	args := append(childArgs(t, s, extra...), "-topic", topic, "-concurrency", "8")
+	args := append(childArgs(t, s, extra...), "-topic", topic, "-dead-letter-topic", dlq, "-concurrency", "8")
 
 	start := func() (*exec.Cmd, chan error, *syncBuffer) {
 		cmd := childCommand(context.Background(), bin, args...)
@@ -153,6 +163,28 @@ func TestCrashLoop(t *testing.T) {
 	want := s.expected(t)
 	got := readTopic(t, s.brokers, topic, len(want))
 	dups := checkNoneLost(t, got, want)
+	malformed := 0
+	for _, e := range sim.AllEntries() {
+		if e.Malformed {
+			malformed++
+		}
+	}
+	letters, dlDups := 0, 0
+	if malformed > 0 {
+		ids := map[string]int{}
+		for _, m := range kafkatest.ReadAll(t, s.brokers, dlq, malformed, 30*time.Second) {
+			ids[header(m, pipeline.HeaderEventID)]++
+			letters++
+		}
+		dlDups = letters - len(ids)
+		if len(ids) != malformed {
+			t.Errorf("dead letters: %d distinct for %d malformed entries", len(ids), malformed)
+		}
+	}
+	t.Logf("crash loop: dead letters: %d records for %d malformed entries, %d duplicates", letters, malformed, dlDups)
+	if dlDups != 0 {
+		t.Errorf("%d duplicate dead letters after %d SIGKILLs, want none", dlDups, killed)
+	}
 	t.Logf("crash loop: %d SIGKILLs; %d records for %d entries; 0 missing, %d duplicates", killed, len(got), len(want), dups)
 	if dups != 0 {
 		t.Errorf("%d duplicate records after %d SIGKILLs, want none: what a killed run published but did not commit "+
