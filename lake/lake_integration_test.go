@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/assetjoblog/assetjoblog/internal/ips/ipstest"
@@ -377,8 +378,9 @@ func TestIntegrationLakeDelta(t *testing.T) {
 		// eventIds, later observedAt, all in the same micro-batch.
 		firstDone := time.Now()
 		l.produce(topic, filepath.Join(l.dir, "confluent-lost.state"), env, confluent...)
+		id := registeredID(t, reg.URL(), topic+"-value")
 		r, out := l.landOutput(topic, table, filepath.Join(l.dir, "confluent", "_checkpoint"), "confluent",
-			"--brokers", brokers, "--kafka-properties", props)
+			"--brokers", brokers, "--kafka-properties", props, "--confluent-schema-id", fmt.Sprint(id))
 		want := sim.TotalEntries()
 		if r.RowsRead != 2*want || r.RowsInserted != want {
 			t.Fatalf("topic with every entry twice: the job read %d and inserted %d, want %d and %d", r.RowsRead, r.RowsInserted, 2*want, want)
@@ -392,6 +394,20 @@ func TestIntegrationLakeDelta(t *testing.T) {
 			t.Fatalf("Confluent-framed topic: %d rows, want %d", c.Rows, want)
 		}
 	})
+}
+
+// registeredID returns the id of the latest schema of subject.
+func registeredID(t *testing.T, url, subject string) int {
+	t.Helper()
+	cl, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cl.SchemaByVersion(t.Context(), subject, -1)
+	if err != nil {
+		t.Fatalf("schema of %s: %v", subject, err)
+	}
+	return s.ID
 }
 
 // secureKafka returns the real broker's SASL_SSL listener and a Kafka
