@@ -468,14 +468,8 @@ func (p *Poller) commitFound(recs []PublishedRecord) (found, assets int, err err
 // readBack returns the event ids of asset's records in partition part, from
 // its bound up to its high watermark.
 func (p *Poller) readBack(ctx context.Context, asset string, part int32) (map[string]bool, error) {
-	if d := p.cfg.Reconcile.Settle; d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
+	if err := p.settle(ctx); err != nil {
+		return nil, err
 	}
 	from, _ := p.bounds.bound(part)
 	start := time.Now()
@@ -658,6 +652,7 @@ func (p *Poller) roundEnd(ctx context.Context) error {
 	p.bounds.mu.Lock()
 	pending := maps.Clone(p.bounds.unresolved)
 	p.bounds.mu.Unlock()
+	settled := false
 	for asset, t := range pending {
 		if p.bounds.owns != nil && !p.bounds.owns(t.partition) {
 			// The partition's owner now reads it back when it takes it over.
@@ -669,12 +664,20 @@ func (p *Poller) roundEnd(ctx context.Context) error {
 			p.bounds.mu.Unlock()
 			continue
 		}
+		if !settled {
+			// As before any read-back after a write of unknown outcome.
+			if err := p.settle(ctx); err != nil {
+				return nil
+			}
+			settled = true
+		}
 		from, _ := p.bounds.bound(t.partition)
+		start := time.Now()
 		recs, _, err := p.cfg.Reconcile.Reader.ReadTail(ctx, t.partition, from)
 		if err != nil {
 			continue // the next round or start tries again
 		}
-		p.cfg.Metrics.reconciled(len(recs), 0)
+		p.cfg.Metrics.reconciled(len(recs), time.Since(start))
 		mine := recs[:0:0]
 		for _, r := range recs {
 			if r.Key == asset {
@@ -699,4 +702,22 @@ func (p *Poller) roundEnd(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// settle waits Reconcile.Settle, so that a produce request the broker had
+// queued or was still handling when its write failed is handled before the
+// partition is read back.
+func (p *Poller) settle(ctx context.Context) error {
+	d := p.cfg.Reconcile.Settle
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/assetjoblog/assetjoblog/internal/kafka/kafkatest"
 )
@@ -88,4 +91,58 @@ func TestStateRefusesAnotherTopic(t *testing.T) {
 			t.Error("the state reset for t2 accepted the first topic")
 		}
 	})
+}
+
+// TestUnreadableTailStopsTheProducer: when the topic cannot be read back
+// at start-up (here the broker refuses the offsets with an authorization
+// error), the producer stops with one line and publishes nothing, rather
+// than publish again what it cannot check.
+func TestUnreadableTailStopsTheProducer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	s := newStack(t, 3, 2)
+	if r := runProducer(ctx, s.args("-once"), s.env()); r.err != nil {
+		t.Fatal(r)
+	}
+	before, err := kafkatest.Read(ctx, s.brokers, testTopic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.sim.AddActivity([]int{0, 1}, 2)
+	var failing atomic.Bool
+	failing.Store(true)
+	s.cluster.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		s.cluster.KeepControl()
+		if !failing.Load() {
+			return nil, nil, false
+		}
+		r := req.(*kmsg.ListOffsetsRequest)
+		resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewListOffsetsResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewListOffsetsResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	r := runProducer(ctx, s.args("-once"), s.env())
+	code, line := oneLine(r.err)
+	if code != 1 || strings.Count(line, "\n") != 1 || !strings.Contains(line, "read") || !strings.Contains(line, "Authorization") {
+		t.Errorf("got exit %d, %q; want exit 1 and one line saying the topic could not be read back", code, line)
+	}
+	t.Logf("stopped with: %s", strings.TrimSpace(line))
+	failing.Store(false)
+	after, err := kafkatest.Read(ctx, s.brokers, testTopic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("%d records published while the topic could not be read back", len(after)-len(before))
+	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/assetjoblog/assetjoblog/internal/kafka/kafkatest"
 )
 
-func createTopic(t *testing.T, brokers []string, rf int, configs ...kafkago.ConfigEntry) string {
+func createDataTopic(t *testing.T, brokers []string, rf int, configs ...kafkago.ConfigEntry) string {
 	t.Helper()
 	topic := kafkatest.TopicName(t, brokers)
 	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 10 * time.Second}
@@ -56,14 +56,14 @@ func checkWarnings(t *testing.T, got []string, want ...string) {
 func TestIntegrationTopicFitness(t *testing.T) {
 	brokers := kafkatest.RealBrokers(t)
 	t.Run("compacted topic is refused", func(t *testing.T) {
-		topic := createTopic(t, brokers, 1, kafkago.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact,delete"})
+		topic := createDataTopic(t, brokers, 1, kafkago.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact,delete"})
 		_, _, err := warningsOf(t, brokers, topic)
 		if !errors.Is(err, kafka.ErrCompactedTopic) || !strings.Contains(err.Error(), "latest entry") {
 			t.Errorf("Check = %v, want ErrCompactedTopic saying why", err)
 		}
 	})
 	t.Run("replication factor 1 warns once", func(t *testing.T) {
-		topic := createTopic(t, brokers, 1)
+		topic := createDataTopic(t, brokers, 1)
 		info, w, err := warningsOf(t, brokers, topic)
 		if err != nil {
 			t.Fatal(err)
@@ -74,7 +74,7 @@ func TestIntegrationTopicFitness(t *testing.T) {
 		}
 	})
 	t.Run("short retention warns once", func(t *testing.T) {
-		topic := createTopic(t, brokers, 1, kafkago.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "3600000"})
+		topic := createDataTopic(t, brokers, 1, kafkago.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "3600000"})
 		_, w, err := warningsOf(t, brokers, topic)
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +104,7 @@ func TestIntegrationClusterTopicFitness(t *testing.T) {
 
 func TestIntegrationReadTail(t *testing.T) {
 	brokers := kafkatest.RealBrokers(t)
-	topic := createTopic(t, brokers, 1)
+	topic := createDataTopic(t, brokers, 1)
 	s := newSink(t, kafka.Config{Brokers: brokers, Topic: topic})
 	ctx := testContext(t)
 	sent := records(50, 7)
