@@ -32,10 +32,11 @@ type BackfillCheckpoint struct {
 }
 
 // BackfillCheckpoints is the durable store of backfill progress, one per
-// company. CommitBackfill is durable when it returns.
+// company and part (see DiscoveryConfig.BackfillParts; "" without
+// replicas). CommitBackfill is durable when it returns.
 type BackfillCheckpoints interface {
-	LoadBackfill(companyHandle string) (BackfillCheckpoint, error)
-	CommitBackfill(companyHandle string, cp BackfillCheckpoint) error
+	LoadBackfill(companyHandle, part string) (BackfillCheckpoint, error)
+	CommitBackfill(companyHandle, part string, cp BackfillCheckpoint) error
 }
 
 // The backfill commits its progress after every backfillChunk assets or
@@ -47,32 +48,73 @@ const (
 	backfillCommitEvery = time.Second
 )
 
+// backfillPart is the backfill of one part of the catalog during a round.
+type backfillPart struct {
+	name     string
+	cp       BackfillCheckpoint
+	assets   []string // the part's assets in the listing, in creation order
+	from     int      // assets[:from] were done before this round
+	finished []bool   // assets[from+i] done in this round
+	prefix   int      // assets[from:from+prefix] are all done
+	saved    int      // prefix last committed
+}
+
 // backfill runs the backfill to its end, or resumes it, unless it is
-// complete. It returns nil once it is complete; on an error the progress
-// committed so far stays, and the next round resumes from it.
+// complete. It returns nil once every part this producer owns is complete;
+// on an error the progress committed so far stays, and the next round
+// resumes from it.
+//
+// Progress is kept per part: without replicas the whole catalog is one
+// part; replicas keep one per partition of the state topic, so that a part
+// that moves to another replica is resumed by it. A part's progress is the
+// longest prefix of its assets, in the listing's creation order, whose
+// whole logs are all published and committed: assets finish out of order
+// (Concurrency at once), and one that failed, or that another replica
+// claimed, holds its part's prefix back until a later round redoes it.
 func (p *Poller) backfill(ctx context.Context, stats *RoundStats) error {
 	d := p.cfg.Discovery
 	company := p.cfg.CompanyHandle
-	bf, err := d.Backfill.LoadBackfill(company)
-	if err != nil {
-		return fmt.Errorf("load backfill progress of company %q: %w", company, err)
+	names := []string{""}
+	if d.BackfillParts != nil {
+		names = d.BackfillParts()
 	}
-	if bf.Complete {
+	partOf := func(string) string { return "" }
+	if d.BackfillPart != nil {
+		partOf = d.BackfillPart
+	}
+	parts := map[string]*backfillPart{}
+	incomplete := false
+	for _, name := range names {
+		cp, err := d.Backfill.LoadBackfill(company, name)
+		if err != nil {
+			return fmt.Errorf("load backfill progress of company %q: %w", company, err)
+		}
+		parts[name] = &backfillPart{name: name, cp: cp}
+		incomplete = incomplete || !cp.Complete
+	}
+	if !incomplete {
 		return nil
 	}
-	commit := func() error {
-		if err := d.Backfill.CommitBackfill(company, bf); err != nil {
+	commit := func(pt *backfillPart) error {
+		if err := d.Backfill.CommitBackfill(company, pt.name, pt.cp); err != nil {
 			return fmt.Errorf("commit backfill progress of company %q: %w", company, err)
 		}
 		return nil
 	}
-	if bf.Started.IsZero() {
-		start, err := p.backfillStart(ctx, stats)
-		if err != nil {
-			return fmt.Errorf("backfill: %w", err)
+	var start time.Time
+	for _, name := range names {
+		pt := parts[name]
+		if !pt.cp.Started.IsZero() {
+			continue
 		}
-		bf.Started = start
-		if err := commit(); err != nil {
+		if start.IsZero() {
+			var err error
+			if start, err = p.backfillStart(ctx, stats); err != nil {
+				return fmt.Errorf("backfill: %w", err)
+			}
+		}
+		pt.cp.Started = start
+		if err := commit(pt); err != nil {
 			return err
 		}
 	}
@@ -80,52 +122,85 @@ func (p *Poller) backfill(ctx context.Context, stats *RoundStats) error {
 	if err != nil {
 		return fmt.Errorf("backfill: %w", err)
 	}
-	from := 0
-	if bf.LastHandle != "" {
-		if i := slices.Index(assets, bf.LastHandle); i >= 0 {
-			from = i + 1
-		} else {
-			// The last asset done left the listing (deleted or trashed):
-			// its position is unknown, so start over; every asset already
-			// published costs one call and publishes nothing again.
-			p.cfg.Logger.Warn("the last backfilled asset is no longer listed; the backfill goes through the catalog again",
-				"company", company, "asset", bf.LastHandle, "done_before", bf.Done)
+	for _, a := range assets {
+		if pt := parts[partOf(a)]; pt != nil && !pt.cp.Complete {
+			pt.assets = append(pt.assets, a)
 		}
 	}
-	total := len(assets)
-	p.cfg.Logger.Info("backfill", "company", company, "assets", total, "done", from, "started", bf.Started)
-	p.cfg.Metrics.backfillProgress(from, total)
-	p.addTotal(total - from)
-	// Progress is the longest prefix of the listing whose assets are all
-	// done: assets finish out of order (Concurrency at once), and one that
-	// failed holds the prefix back until a later round redoes it. It is
-	// committed at most every backfillCommitEvery, and when the
-	// backfill's work ends.
-	todo := assets[from:]
-	finished := make([]bool, len(todo))
-	prefix, committed := 0, 0
+	total, done := 0, 0
+	for _, name := range names {
+		pt := parts[name]
+		if pt.cp.LastHandle != "" && !pt.cp.Complete {
+			if i := slices.Index(pt.assets, pt.cp.LastHandle); i >= 0 {
+				pt.from = i + 1
+			} else {
+				// The last asset done left the listing (deleted or
+				// trashed): its position is unknown, so the part starts
+				// over; every asset already published costs one call and
+				// publishes nothing again.
+				p.cfg.Logger.Warn("the last backfilled asset is no longer listed; the backfill goes through its part again",
+					"company", company, "part", name, "asset", pt.cp.LastHandle, "done_before", pt.cp.Done)
+			}
+		}
+		pt.finished = make([]bool, len(pt.assets)-pt.from)
+		total += len(pt.assets)
+		done += pt.from
+	}
+	// The work of this round, in the listing's order.
+	type ref struct {
+		pt *backfillPart
+		i  int
+	}
+	var todo []string
+	var refs []ref
+	next := map[*backfillPart]int{}
+	for _, a := range assets {
+		pt := parts[partOf(a)]
+		if pt == nil || pt.cp.Complete {
+			continue
+		}
+		k := next[pt]
+		next[pt] = k + 1
+		if k >= pt.from {
+			todo = append(todo, a)
+			refs = append(refs, ref{pt, k - pt.from})
+		}
+	}
+	p.cfg.Logger.Info("backfill", "company", company, "assets", total, "done", done, "parts", len(names), "started", parts[names[0]].cp.Started)
+	p.cfg.Metrics.backfillProgress(done, total)
+	p.addTotal(len(todo))
+
 	lastCommit := p.cfg.Now()
 	var commitErr error
 	save := func() {
-		if prefix == committed || commitErr != nil {
-			return
+		n := 0
+		for _, name := range names {
+			pt := parts[name]
+			n += pt.from + pt.prefix
+			if pt.prefix == pt.saved || commitErr != nil {
+				continue
+			}
+			pt.cp.Done, pt.cp.LastHandle = pt.from+pt.prefix, pt.assets[pt.from+pt.prefix-1]
+			if commitErr = commit(pt); commitErr == nil {
+				pt.saved = pt.prefix
+			}
 		}
-		bf.Done, bf.LastHandle = from+prefix, todo[prefix-1]
-		if commitErr = commit(); commitErr == nil {
-			committed = prefix
-			lastCommit = p.cfg.Now()
-			p.cfg.Metrics.backfillProgress(from+prefix, total)
-		}
+		lastCommit = p.cfg.Now()
+		p.cfg.Metrics.backfillProgress(n, total)
 	}
+	sinceSave := 0
 	st, err := p.assetsRoundTracked(ctx, todo, func(i int, ok bool) {
 		if !ok {
 			return
 		}
-		finished[i] = true
-		for prefix < len(todo) && finished[prefix] {
-			prefix++
+		pt := refs[i].pt
+		pt.finished[refs[i].i] = true
+		for pt.prefix < len(pt.finished) && pt.finished[pt.prefix] {
+			pt.prefix++
 		}
-		if prefix-committed >= backfillChunk || p.cfg.Now().Sub(lastCommit) >= backfillCommitEvery {
+		sinceSave++
+		if sinceSave >= backfillChunk || p.cfg.Now().Sub(lastCommit) >= backfillCommitEvery {
+			sinceSave = 0
 			save()
 		}
 	})
@@ -138,27 +213,47 @@ func (p *Poller) backfill(ctx context.Context, stats *RoundStats) error {
 		return commitErr
 	}
 	if err != nil {
-		return fmt.Errorf("backfill (%d of %d assets done): %w", from+prefix, total, err)
+		return fmt.Errorf("backfill (%d of %d assets done): %w", done, total, err)
 	}
-	bf.Complete = true
-	bf.Done = total
-	if err := commit(); err != nil {
-		return err
+	var oldest time.Time
+	left := 0
+	for _, name := range names {
+		pt := parts[name]
+		if pt.cp.Complete {
+			continue
+		}
+		if pt.prefix < len(pt.finished) {
+			left += len(pt.finished) - pt.prefix
+			continue
+		}
+		pt.cp.Complete, pt.cp.Done = true, len(pt.assets)
+		if err := commit(pt); err != nil {
+			return err
+		}
+		if oldest.IsZero() || pt.cp.Started.Before(oldest) {
+			oldest = pt.cp.Started
+		}
+	}
+	if left > 0 {
+		// Assets that moved to another replica during the round: the part
+		// is finished by whoever owns it next.
+		return fmt.Errorf("%w: backfill: %d assets of parts owned by this producer were not done (handed over)", ErrIncomplete, left)
 	}
 	// Discovery takes over from the backfill's start. A cursor that is
-	// already set (discovery ran before) is kept: it is further ahead.
+	// already set is kept: discovery ran before the backfill started, so
+	// it is older and covers the backfill's time too.
 	cp, err := d.Checkpoints.LoadDiscovery(company)
 	if err != nil {
 		return fmt.Errorf("load discovery checkpoint of company %q: %w", company, err)
 	}
-	if cp.Cursor.IsZero() {
-		cp.Cursor = bf.Started
+	if cp.Cursor.IsZero() && !oldest.IsZero() {
+		cp.Cursor = oldest
 		if err := d.Checkpoints.CommitDiscovery(company, cp); err != nil {
 			return fmt.Errorf("commit discovery checkpoint of company %q: %w", company, err)
 		}
 	}
 	p.cfg.Logger.Info("backfill complete; following activity from its start", "company", company, "assets", total,
-		"started", bf.Started, "duration", p.cfg.Now().Sub(bf.Started).Round(time.Millisecond))
+		"started", oldest, "duration", p.cfg.Now().Sub(oldest).Round(time.Millisecond))
 	return nil
 }
 

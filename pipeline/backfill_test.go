@@ -3,6 +3,8 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -32,10 +34,10 @@ func TestBackfillStateRoundTrip(t *testing.T) {
 	st := pipelinetest.NewState()
 	cps := pipeline.NewCheckpoints(st)
 	want := pipeline.BackfillCheckpoint{Started: time.UnixMilli(1_700_000_000_123).UTC(), Done: 12_345, LastHandle: "a|6|1|12344"}
-	if err := cps.CommitBackfill("c|6", want); err != nil {
+	if err := cps.CommitBackfill("c|6", "", want); err != nil {
 		t.Fatal(err)
 	}
-	got, err := cps.LoadBackfill("c|6")
+	got, err := cps.LoadBackfill("c|6", "")
 	if err != nil || got != want {
 		t.Fatalf("got %+v (%v), want %+v", got, err, want)
 	}
@@ -54,7 +56,7 @@ func TestBackfillStateRoundTrip(t *testing.T) {
 	if err := st.Put(key, v[:len(v)-1]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cps.LoadBackfill("c|6"); !errors.Is(err, pipeline.ErrCorruptState) {
+	if _, err := cps.LoadBackfill("c|6", ""); !errors.Is(err, pipeline.ErrCorruptState) {
 		t.Errorf("truncated value: got %v, want ErrCorruptState", err)
 	}
 }
@@ -128,7 +130,7 @@ func TestBackfillResumesWhereItStopped(t *testing.T) {
 	}
 	// Assets finish out of order; the progress is the prefix of the
 	// listing whose assets are all done.
-	bf, _ := cps.LoadBackfill("c|6")
+	bf, _ := cps.LoadBackfill("c|6", "")
 	if bf.Done < 1000 || bf.Done > 1500 || bf.LastHandle != handles(2500)[bf.Done-1] || bf.Complete || !bf.Started.Equal(t0.Add(-2*time.Hour)) {
 		t.Fatalf("progress after the stop: %+v, want between 1000 and 1500 assets done", bf)
 	}
@@ -160,7 +162,7 @@ func TestBackfillResumesWhereItStopped(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
-	bf, _ = cps.LoadBackfill("c|6")
+	bf, _ = cps.LoadBackfill("c|6", "")
 	if !bf.Complete || bf.Done != 2500 {
 		t.Errorf("after the backfill: %+v, want complete", bf)
 	}
@@ -193,4 +195,90 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no gauge %s", name)
 	return 0
+}
+
+// TestBackfillPartsMoveBetweenReplicas: two replicas share a state and split
+// the catalog into two parts; each backfills the part it owns, and a part
+// that moves is resumed by its new owner where the old one stopped.
+func TestBackfillPartsMoveBetweenReplicas(t *testing.T) {
+	ctx := context.Background()
+	all := handles(3000)
+	cat := &pagedCatalog{handles: all}
+	part := func(a string) string {
+		n, _ := strconv.Atoi(a[len("a|6|1|"):])
+		return "p" + strconv.Itoa(n%2)
+	}
+	var mu sync.Mutex
+	polled := map[string]int{}
+	src := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		polled[asset]++
+		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil, nil
+	})
+	cps := pipelinetest.NewCheckpoints()
+	sink := &pipelinetest.Sink{}
+	stop := errors.New("replica stopped")
+	replica := func(owned ...string) *pipeline.Poller {
+		owns := func(a string) bool { return slices.Contains(owned, part(a)) }
+		p, err := pipeline.NewPoller(pipeline.Config{
+			CompanyHandle: "c|6", Catalog: cat, Owns: owns,
+			Discovery: &pipeline.DiscoveryConfig{Jobs: &noJobs{}, Checkpoints: cps, Backfill: cps,
+				BackfillParts: func() []string { return owned }, BackfillPart: part},
+			Source: src, Encoder: pipelinetest.JSONEncoder{}, Sink: sink, Checkpoints: cps,
+			Concurrency: 1, Fatal: func(err error) bool { return errors.Is(err, stop) },
+			Now: func() time.Time { return t0 },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if _, err := replica("p0").RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if bf, _ := cps.LoadBackfill("c|6", "p0"); !bf.Complete || bf.Done != 1500 {
+		t.Errorf("part p0 after its owner's run: %+v, want complete with 1500 assets", bf)
+	}
+	if bf, _ := cps.LoadBackfill("c|6", "p1"); bf.Done != 0 || bf.Complete {
+		t.Errorf("part p1 before any owner ran: %+v, want untouched", bf)
+	}
+	// The owner of p1 stops part-way.
+	published := 0
+	sink.Fail = func(r []pipeline.Record) error {
+		if published >= 700 {
+			return stop
+		}
+		published += len(r)
+		return nil
+	}
+	if _, err := replica("p1").RunOnce(ctx); !errors.Is(err, stop) {
+		t.Fatalf("p1's owner: got %v, want it stopped", err)
+	}
+	stopped, _ := cps.LoadBackfill("c|6", "p1")
+	if stopped.Done == 0 || stopped.Complete {
+		t.Fatalf("part p1 after its owner stopped: %+v, want some progress", stopped)
+	}
+	sink.Fail = nil
+	// p1 moves to the first replica, which resumes it.
+	if _, err := replica("p0", "p1").RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range all {
+		got := polled[h]
+		switch {
+		case i%2 == 0 && got != 1:
+			t.Fatalf("asset %d of p0 polled %d times, want once", i, got)
+		case i%2 == 1 && i/2 < stopped.Done && got != 1:
+			t.Fatalf("asset %d of p1, done before the move, polled %d times, want once", i, got)
+		case got < 1 || got > 2:
+			t.Fatalf("asset %d polled %d times", i, got)
+		}
+	}
+	if bf, _ := cps.LoadBackfill("c|6", "p1"); !bf.Complete || bf.Done != 1500 {
+		t.Errorf("part p1 after the move: %+v, want complete", bf)
+	}
+	if ids := sink.EventIDs(); len(ids) != 3000 {
+		t.Errorf("published %d entries, want 3000", len(ids))
+	}
 }

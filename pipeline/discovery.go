@@ -31,6 +31,13 @@ type DiscoveryConfig struct {
 	// every asset of Config.Catalog (that Config.Owns accepts), whole logs,
 	// with its progress kept here. Default nil: no backfill.
 	Backfill BackfillCheckpoints
+	// BackfillParts returns the names of the parts of the catalog this
+	// producer backfills now, and BackfillPart the part of an asset:
+	// replicas keep the backfill's progress per part (a partition of the
+	// state topic), so that a part that moves is resumed by its new owner.
+	// Default: one part, "", the whole catalog.
+	BackfillParts func() []string
+	BackfillPart  func(asset string) string
 }
 
 func (c *DiscoveryConfig) setDefaults() {

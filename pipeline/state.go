@@ -15,7 +15,8 @@ const (
 	StateAsset StateKind = "assets"
 	// StateDiscovery holds a DiscoveryCheckpoint; the key names the company only.
 	StateDiscovery StateKind = "discovery"
-	// StateBackfill holds a BackfillCheckpoint; the key names the company only.
+	// StateBackfill holds a BackfillCheckpoint; the key names the company
+	// and the part of its catalog ("" for the whole of it).
 	StateBackfill StateKind = "backfill"
 	// StateBound holds a data partition's reconciliation bound; the key
 	// names the company and the partition (decimal).
@@ -152,19 +153,21 @@ func (c *Checkpoints) CommitDiscovery(company string, cp DiscoveryCheckpoint) er
 	return c.commit(key, encodeDiscovery(key, cp))
 }
 
-// LoadBackfill returns the backfill progress of a company, or the zero value.
-func (c *Checkpoints) LoadBackfill(company string) (BackfillCheckpoint, error) {
-	return load(c, backfillStateKey(company), decodeBackfill)
+// LoadBackfill returns the backfill progress of one part of a company's
+// catalog ("" for the whole of it), or the zero value.
+func (c *Checkpoints) LoadBackfill(company, part string) (BackfillCheckpoint, error) {
+	return load(c, backfillStateKey(company, part), decodeBackfill)
 }
 
-// CommitBackfill durably replaces the backfill progress of a company.
-func (c *Checkpoints) CommitBackfill(company string, cp BackfillCheckpoint) error {
-	key := backfillStateKey(company)
+// CommitBackfill durably replaces the backfill progress of one part of a
+// company's catalog.
+func (c *Checkpoints) CommitBackfill(company, part string, cp BackfillCheckpoint) error {
+	key := backfillStateKey(company, part)
 	return c.commit(key, encodeBackfill(key, cp))
 }
 
-func backfillStateKey(company string) StateKey {
-	return StateKey{Kind: StateBackfill, Company: company}
+func backfillStateKey(company, part string) StateKey {
+	return StateKey{Kind: StateBackfill, Company: company, Name: part}
 }
 
 func assetStateKey(k AssetKey) StateKey {

@@ -399,9 +399,6 @@ func (c *config) Validate() error {
 		return fmt.Errorf("-state-topic: %q is the data or dead-letter topic; checkpoints need a compacted topic of their own", c.StateTopic)
 	case c.MigrateState && c.StateTopic == "":
 		return errors.New("-migrate-state-to-topic: -state-topic names the topic to copy the -state file into")
-	case c.StateTopic != "" && c.Backfill:
-		return errors.New("-backfill keeps one company-wide progress that replicas cannot share: run the backfill with the -state file, " +
-			"then move to the topic with -migrate-state-to-topic")
 	case c.GroupSession < time.Second:
 		return fmt.Errorf("-group-session-timeout: must be at least 1s, got %s", c.GroupSession)
 	case c.KafkaSASLMechanism != "" && c.KafkaSASLUser == "":

@@ -61,7 +61,7 @@ func TestCrashLoopDuringBackfill(t *testing.T) {
 			t.Fatalf("state after a kill: %v", err)
 		}
 		defer st.Close()
-		bf, err := st.LoadBackfill(sim.CompanyHandle())
+		bf, err := st.LoadBackfill(sim.CompanyHandle(), "")
 		if err != nil {
 			t.Fatal(err)
 		}

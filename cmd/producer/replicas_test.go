@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +74,10 @@ func startReplica(t *testing.T, s *stack, extra ...string) *replica {
 		if a == "-ips-url" {
 			args[i+1] = r.proxy.URL + ipstest.Path
 		}
+	}
+	if slices.Contains(extra, "-discover") { // no asset list with it
+		i := slices.Index(args, "-assets")
+		args = slices.Delete(args, i, i+2)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel

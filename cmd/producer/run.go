@@ -99,6 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// the data topic, so it comes after the sink) and the replicas share the
 	// assets through the group on it.
 	var group *kafka.Group
+	var partitionOf func(asset string) int
 	if cfg.StateTopic != "" {
 		topicStore, err := kafka.OpenStateStore(ctx, kafka.StateStoreConfig{
 			Kafka: kafkaConfig(cfg, cfg.Topic), Topic: cfg.StateTopic, Group: cfg.group(), Company: cfg.Company,
@@ -106,6 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
+		partitionOf = topicStore.PartitionOf
 		defer topicStore.Close()
 		if cfg.MigrateState {
 			return migrateState(ctx, cfg, topicStore, logger)
@@ -172,6 +174,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		if cfg.Backfill {
 			pcfg.Discovery.Backfill = store
+			if group != nil {
+				// Each replica backfills the partitions it owns, and keeps
+				// the progress per partition, so that a partition that
+				// moves is resumed by its new owner.
+				pcfg.Discovery.BackfillParts = func() []string {
+					var parts []string
+					for _, p := range group.OwnedPartitions() {
+						parts = append(parts, kafka.DiscoveryPart(p))
+					}
+					return parts
+				}
+				pcfg.Discovery.BackfillPart = func(asset string) string { return kafka.DiscoveryPart(partitionOf(asset)) }
+			}
 		}
 	default:
 		if pcfg.Assets, err = cfg.assetList(); err != nil {
@@ -193,6 +208,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if group != nil {
 		pcfg.Ownership = group
+		pcfg.Owns = group.Owns
 		group.SetAssets(pcfg.Assets)
 	}
 	poller, err := pipeline.NewPoller(pcfg)
