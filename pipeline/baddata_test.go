@@ -360,3 +360,35 @@ func TestDeadLetterWrittenOnceAcrossACrashBeforeTheCommit(t *testing.T) {
 		})
 	}
 }
+
+func TestOversizedEntryRefusedByTheBrokerWithExactlyOnce(t *testing.T) {
+	src := &scripted{logs: map[string][]pipeline.AssetJobLog{}, fail: map[string][]error{}}
+	src.add("a|1", "small 1", t0)
+	src.add("a|1", strings.Repeat("x", 10_000), t0.Add(time.Minute))
+	src.add("a|1", "small 2", t0.Add(2*time.Minute))
+	src.add("a|1", "small 3", t0.Add(3*time.Minute))
+	topic := pipelinetest.NewTopic(3)
+	topic.Fault = func(_ int, rs []pipeline.Record) (int, error) {
+		for _, r := range rs {
+			if len(r.Value) > 4096 {
+				return 0, fmt.Errorf("[10] Message Size Too Large: %w", pipeline.ErrRecordTooLarge)
+			}
+		}
+		return len(rs), nil
+	}
+	dlq := pipelinetest.NewTopic(3)
+	o := newObserved(src, topic, pipelinetest.NewCheckpoints(), t0.Add(time.Hour), "a|1")
+	o.cfg.DeadLetters = dlq
+	o.cfg.Reconcile = &pipeline.ReconcileConfig{Reader: topic, Partitioner: topic}
+	p := o.poller(t)
+	o.round(t, p, 3)
+	o.round(t, p, 0)
+	o.round(t, o.poller(t), 0)
+	ids := topic.EventIDs()
+	if len(ids) != 3 || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != 3 {
+		t.Fatalf("topic: got %d records (%v), want the 3 small entries once", len(ids), ids)
+	}
+	if got := len(dlq.EventIDs()); got != 1 {
+		t.Fatalf("dead letters: got %d, want 1", got)
+	}
+}
