@@ -86,8 +86,17 @@ func TestIntegrationClusterLeaderKilled(t *testing.T) {
 			cluster.Node(t, "restart", fmt.Sprint(leader))
 		}
 	})
-	time.Sleep(4 * time.Second)
+	time.Sleep(2 * time.Second)
+	// Wait for the cluster to elect another leader, writes flowing meanwhile.
 	newLeader := cluster.Leader(t, topic, 0)
+	for deadline := time.Now().Add(30 * time.Second); newLeader == leader && time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		newLeader = cluster.Leader(t, topic, 0)
+	}
+	if newLeader == leader {
+		t.Fatalf("no other node took the lead of partition 0 within 30s of killing node %d", leader)
+	}
+	tookOver := time.Since(killed)
 	cluster.Node(t, "restart", fmt.Sprint(leader))
 	restarted = true
 	time.Sleep(2 * time.Second)
@@ -103,9 +112,9 @@ func TestIntegrationClusterLeaderKilled(t *testing.T) {
 	}
 	checkExactlyOnce(t, got, want)
 	ambiguous, found := reconcileCounts(r.stderr)
-	t.Logf("integration: cluster node %d (leader of partition 0) SIGKILLed under load, node %d took over, then it was restarted (%s after the kill): "+
+	t.Logf("integration: cluster node %d (leader of partition 0) SIGKILLed under load, node %d took over (seen %s after the kill), then it was restarted: "+
 		"%d entries, %d records; %d writes of unknown outcome, %d entries found on the topic by a read-back and not sent again",
-		leader, newLeader, time.Since(killed).Round(time.Second), len(want), len(got), ambiguous, found)
+		leader, newLeader, tookOver.Round(100*time.Millisecond), len(want), len(got), ambiguous, found)
 }
 
 // TestIntegrationCompactedTopicRefused: the producer refuses a compacted
