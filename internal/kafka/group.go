@@ -489,6 +489,10 @@ func (d *discoveryParts) LoadDiscovery(company string) (pipeline.DiscoveryCheckp
 		return out, nil
 	}
 	first := true
+	// A running job's row cursor counts only where every owned partition
+	// has one, at its lowest: reading rows again costs calls, skipping
+	// them would lose the assets they touched.
+	rows, seen := map[string]int{}, map[string]int{}
 	for p := range cur.owned {
 		cp, err := d.cps.LoadDiscoveryPart(company, DiscoveryPart(p))
 		if err != nil {
@@ -500,6 +504,20 @@ func (d *discoveryParts) LoadDiscovery(company string) (pipeline.DiscoveryCheckp
 		first = false
 		for h, ms := range cp.Done {
 			out.Done[h] = ms
+		}
+		for h, n := range cp.Rows {
+			if old, ok := rows[h]; !ok || n < old {
+				rows[h] = n
+			}
+			seen[h]++
+		}
+	}
+	for h, n := range rows {
+		if seen[h] == len(cur.owned) {
+			if out.Rows == nil {
+				out.Rows = map[string]int{}
+			}
+			out.Rows[h] = n
 		}
 	}
 	return out, nil
