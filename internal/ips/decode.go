@@ -376,7 +376,7 @@ func (d *decoder) assetJobLogEntry(i int) (pipeline.AssetJobLog, *pipeline.BadEn
 			return e, nil, err
 		}
 	}
-	raw, _, bb, hasBad := s.endCapture(local != nil)
+	raw, bb, hasBad := s.endCapture(local != nil)
 	if hasBad {
 		// What the replaced byte did to the decode is beside the point.
 		local = &malformedError{local: true, element: itemPath(i), reason: fmt.Sprintf("%s at byte %d of the entry", bb.what, bb.off)}

@@ -10,6 +10,12 @@
 // decoding) and nesting depth, and the XML decoder expands no external
 // entities.
 //
+// An entry of a getAssetJobLogs response that is well-formed XML but does not
+// decode (a required element missing, an unparsable date, bytes that are not
+// UTF-8) costs only itself: it comes back as a pipeline.BadEntry with its raw
+// XML, beside the entries that decode. A response malformed as a whole is an
+// error.
+//
 // Errors are typed where the caller must decide: *Fault for a SOAP fault
 // (with its kind, IPS code and reason), *TransportError for network failures
 // and non-SOAP HTTP errors (gateway pages, 429, empty 5xx), and the sentinels

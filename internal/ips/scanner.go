@@ -313,11 +313,10 @@ func (s *scanner) startCapture() { s.capture = true }
 // endCapture ends a capture begun when the element that has just ended
 // started. It returns the element's raw bytes, and the first byte in it
 // that was not valid UTF-8 or not an XML character, with its offset in the
-// element. It does not copy the bytes unless want.
-func (s *scanner) endCapture(want bool) (raw []byte, size int, bad badByte, hasBad bool) {
+// element. It does not copy the bytes unless want (or there is a bad byte).
+func (s *scanner) endCapture(want bool) (raw []byte, bad badByte, hasBad bool) {
 	s.capture = false
 	end := s.d.InputOffset()
-	size = int(end - s.tokStart)
 	if b, ok := s.raw.badBefore(end); ok {
 		bad, hasBad = b, true
 		bad.off -= s.tokStart
@@ -327,7 +326,7 @@ func (s *scanner) endCapture(want bool) (raw []byte, size int, bad badByte, hasB
 		raw = s.raw.kept(s.tokStart, end)
 	}
 	s.raw.dropBad(end)
-	return raw, size, bad, hasBad
+	return raw, bad, hasBad
 }
 
 // finish reads the rest of the document, so that a body cut short after the

@@ -6,7 +6,10 @@
 //
 // At start-up NewSink checks that the topic exists and fails with
 // ErrTopicNotFound when it does not, unless it was told to create it: the
-// producer never relies on the broker's automatic topic creation.
+// producer never relies on the broker's automatic topic creation. It also
+// learns the largest record the topic accepts (max.message.bytes), sizes its
+// batches to match, and tells the pipeline which records can never be
+// written (CheckRecord), so that they are dead-lettered, never truncated.
 //
 // The package does not encode records (internal/avro does), does not retry
 // what the kafka-go Writer gave up on (the pipeline does, asking IsRetryable),
