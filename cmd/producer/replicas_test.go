@@ -50,31 +50,11 @@ var assetHandleField = regexp.MustCompile(`<(?:\w+:)?assetHandle>([^<]*)</`)
 func startReplica(t *testing.T, s *stack, extra ...string) *replica {
 	t.Helper()
 	r := &replica{done: make(chan error, 1), polled: map[string]int{}}
-	target, _ := url.Parse(s.sim.URL())
-	target.Path = ""
-	rp := httputil.NewSingleHostReverseProxy(target)
-	r.proxy = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		if strings.Contains(string(body), "getAssetJobLogs") {
-			if m := assetHandleField.FindSubmatch(body); m != nil {
-				r.mu.Lock()
-				r.polled[string(m[1])]++
-				r.mu.Unlock()
-			}
-		}
-		req.Body = io.NopCloser(strings.NewReader(string(body)))
-		rp.ServeHTTP(w, req)
-	}))
-	t.Cleanup(r.proxy.Close)
-	args := append(s.args(
+	r.proxy = countingProxy(t, s.sim.URL(), &r.mu, r.polled)
+	args := viaProxy(append(s.args(
 		"-state", filepath.Join(t.TempDir(), "unused.db"), // a fresh working directory each
 		"-state-topic", testStateTopic, "-create-topic", "-group-session-timeout", "2s", "-poll-interval", "200ms",
-	), extra...)
-	for i, a := range args {
-		if a == "-ips-url" {
-			args[i+1] = r.proxy.URL + ipstest.Path
-		}
-	}
+	), extra...), r.proxy)
 	if slices.Contains(extra, "-discover") { // no asset list with it
 		i := slices.Index(args, "-assets")
 		args = slices.Delete(args, i, i+2)
@@ -84,6 +64,39 @@ func startReplica(t *testing.T, s *stack, extra ...string) *replica {
 	go func() { r.done <- run(ctx, args, s.env(), io.Discard, &r.stderr) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
+}
+
+// countingProxy forwards to the IPS simulator at simURL and counts, in
+// polled, the getAssetJobLogs requests by asset handle.
+func countingProxy(t *testing.T, simURL string, mu *sync.Mutex, polled map[string]int) *httptest.Server {
+	t.Helper()
+	target, _ := url.Parse(simURL)
+	target.Path = ""
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		if strings.Contains(string(body), "getAssetJobLogs") {
+			if m := assetHandleField.FindSubmatch(body); m != nil {
+				mu.Lock()
+				polled[string(m[1])]++
+				mu.Unlock()
+			}
+		}
+		req.Body = io.NopCloser(strings.NewReader(string(body)))
+		rp.ServeHTTP(w, req)
+	}))
+	t.Cleanup(proxy.Close)
+	return proxy
+}
+
+// viaProxy points the -ips-url of args at proxy.
+func viaProxy(args []string, proxy *httptest.Server) []string {
+	for i, a := range args {
+		if a == "-ips-url" {
+			args[i+1] = proxy.URL + ipstest.Path
+		}
+	}
+	return args
 }
 
 // stop shuts the replica down as SIGTERM would and returns its error.

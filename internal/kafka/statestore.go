@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/assetjoblog/assetjoblog/pipeline"
@@ -344,20 +345,42 @@ func (s *StateStore) notHeld(key pipeline.StateKey, p int) error {
 	return fmt.Errorf("kafka: checkpoint %s is on partition %d of state topic %q, which this producer has not restored", key, p, s.cfg.Topic)
 }
 
+// stateRetryMax bounds the retries of one state write or fetch that failed
+// with a transient error (a leader election, a broker restarting): writing
+// the same value again is harmless, so the store retries them itself.
+const stateRetryMax = time.Minute
+
+// retry runs op until it succeeds, fails with an error IsRetryable rejects,
+// ctx ends or stateRetryMax passes.
+func retry(ctx context.Context, op func() error) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 50*time.Millisecond, 2*time.Second, stateRetryMax
+	return backoff.Retry(func() error {
+		err := op()
+		if err != nil && !IsRetryable(err) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}, backoff.WithContext(b, ctx))
+}
+
 // produce writes one record with acks=all and keeps its value.
 func (s *StateStore) produce(ctx context.Context, partition int, key string, value []byte) error {
-	res, err := s.client.Produce(ctx, &kafkago.ProduceRequest{
-		Topic:        s.cfg.Topic,
-		Partition:    partition,
-		RequiredAcks: kafkago.RequireAll,
-		Records:      kafkago.NewRecordReader(kafkago.Record{Key: kafkago.NewBytes([]byte(key)), Value: kafkago.NewBytes(value)}),
-	})
-	if err == nil {
-		err = res.Error
-		for _, e := range res.RecordErrors {
-			err = errors.Join(err, e)
+	err := retry(ctx, func() error {
+		res, err := s.client.Produce(ctx, &kafkago.ProduceRequest{
+			Topic:        s.cfg.Topic,
+			Partition:    partition,
+			RequiredAcks: kafkago.RequireAll,
+			Records:      kafkago.NewRecordReader(kafkago.Record{Key: kafkago.NewBytes([]byte(key)), Value: kafkago.NewBytes(value)}),
+		})
+		if err == nil {
+			err = res.Error
+			for _, e := range res.RecordErrors {
+				err = errors.Join(err, e)
+			}
 		}
-	}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("kafka: write checkpoint to partition %d of state topic %q: %w", partition, s.cfg.Topic, err)
 	}
@@ -431,13 +454,18 @@ func (s *StateStore) dropLocked(p int) {
 func (s *StateStore) readPartition(ctx context.Context, p int, into map[string][]byte) error {
 	offset := kafkago.FirstOffset
 	for {
-		res, err := s.client.Fetch(ctx, &kafkago.FetchRequest{
-			Topic: s.cfg.Topic, Partition: p, Offset: offset,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond,
+		var res *kafkago.FetchResponse
+		err := retry(ctx, func() error {
+			var err error
+			res, err = s.client.Fetch(ctx, &kafkago.FetchRequest{
+				Topic: s.cfg.Topic, Partition: p, Offset: offset,
+				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond,
+			})
+			if err == nil {
+				err = res.Error
+			}
+			return err
 		})
-		if err == nil {
-			err = res.Error
-		}
 		if err != nil {
 			return fmt.Errorf("kafka: restore partition %d of state topic %q from brokers %s: %w", p, s.cfg.Topic, s.brokers, err)
 		}
