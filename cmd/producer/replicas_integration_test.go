@@ -287,3 +287,43 @@ func TestReplicasIntegrationSIGSTOPPastSession(t *testing.T) {
 	checkExactlyOnce(t, s.readTopic(t, len(want), 60*time.Second), want)
 	t.Logf("integration: SIGSTOP past the session timeout, then SIGCONT: %d entries exactly once", len(want))
 }
+
+// TestReplicasIntegrationFailoverTime: two replicas in steady state; one is
+// killed with SIGKILL and, at that instant, every asset gets a new entry.
+// The test logs how long the dead replica's new entries take to reach the
+// topic (the failover time: the session timeout, the rebalance, the restore
+// and read-back, then the next round), and checks every entry is there
+// exactly once.
+func TestReplicasIntegrationFailoverTime(t *testing.T) {
+	bin := buildProducer(t)
+	s := newRealStack(t, 120, 2)
+	a := startProcReplica(t, bin, s, "a", "-poll-interval", "1s")
+	b := startProcReplica(t, bin, s, "b", "-poll-interval", "1s")
+	want := s.expectedEntries(t)
+	checkExactlyOnce(t, s.readTopic(t, len(want), 60*time.Second), want)
+	waitUntil(t, "both replicas own partitions", func() bool { return a.ownsPartitions() && b.ownsPartitions() })
+	time.Sleep(2 * time.Second)
+	a.resetPolled()
+	time.Sleep(2 * time.Second)
+	var aAssets []int
+	polled := a.resetPolledPeek()
+	for i, h := range s.sim.AssetHandles() {
+		if polled[h] > 0 {
+			aAssets = append(aAssets, i)
+		}
+	}
+	if len(aAssets) == 0 {
+		t.Fatal("replica a polled no asset")
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	s.sim.AddActivity(aAssets, 1)
+	want = s.expectedEntries(t)
+	got := s.readTopic(t, len(want), 60*time.Second)
+	took := time.Since(killed)
+	checkExactlyOnce(t, got, want)
+	t.Logf("integration: failover: the killed replica's %d assets' new entries on the topic %s after SIGKILL (session timeout %s, poll interval 1s)",
+		len(aAssets), took.Round(100*time.Millisecond), realSessionTimeout)
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -223,4 +224,126 @@ func TestMigrateStateToTopic(t *testing.T) {
 	}
 	want := s.expected(t)
 	checkExactlyOnce(t, s.topic(t, len(want)), want)
+}
+
+// BenchmarkReplicasIPSCalls measures what sharing costs in IPS calls: 1, 2
+// and 3 replicas (in-process, on an embedded broker) poll one catalog of
+// 120 assets every 200ms for 3s once all own partitions; the metrics are
+// getAssetJobLogs calls per asset per second (the same for every count when
+// each asset is polled by one replica per round) and, in discovery mode
+// (-discover, with 5 new jobs a second), getJobLogs and getJobLogDetails
+// calls per second, which every replica makes for itself.
+func BenchmarkReplicasIPSCalls(b *testing.B) {
+	for _, mode := range []string{"assets", "discover"} {
+		for _, n := range []int{1, 2, 3} {
+			b.Run(fmt.Sprintf("%s/%d-replicas", mode, n), func(b *testing.B) {
+				for b.Loop() {
+					benchReplicas(b, mode, n)
+				}
+			})
+		}
+	}
+}
+
+func benchReplicas(b *testing.B, mode string, n int) {
+	b.StopTimer()
+	defer b.StartTimer()
+	sim := ipstest.NewServer(ipstest.WithCredentials(testUser, testPassword), ipstest.WithCatalog(120, 2))
+	defer sim.Close()
+	cluster, err := kafkatest.Start(testTopic, 3, kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "1000"}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cluster.Close()
+	s := &stack{sim: sim, brokers: cluster.Brokers()}
+	var all []int
+	for i := range 120 {
+		all = append(all, i)
+	}
+	if mode == "discover" {
+		for range 5 {
+			sim.AddActivity(all[:40], 1)
+		}
+	}
+	var rs []*benchReplica
+	for range n {
+		rs = append(rs, startBenchReplica(b, s, mode))
+	}
+	defer func() {
+		for _, r := range rs {
+			r.cancel()
+			<-r.done
+		}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		owning := 0
+		for _, r := range rs {
+			if strings.Count(r.stderr.String(), `"msg":"group assignment"`) > 0 && !strings.HasSuffix(lastAssignment(r.stderr.String()), `"partitions":null`) {
+				owning++
+			}
+		}
+		if owning == min(n, 3) {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("replicas did not all get partitions")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if mode == "discover" {
+		// New jobs during the window: each touches a few assets.
+		actx, stop := context.WithCancel(context.Background())
+		defer stop()
+		sim.StartActivity(actx, 5)
+	}
+	time.Sleep(time.Second)
+	sim.ResetCalls()
+	const window = 3 * time.Second
+	time.Sleep(window)
+	perSec := func(op string) float64 { return float64(sim.Calls(op)) / window.Seconds() }
+	b.ReportMetric(perSec("getAssetJobLogs")/120, "assetcalls/asset/s")
+	if mode == "discover" {
+		b.ReportMetric(perSec("getJobLogs"), "getJobLogs/s")
+		b.ReportMetric(perSec("getJobLogDetails"), "getJobLogDetails/s")
+	}
+}
+
+func lastAssignment(log string) string {
+	i := strings.LastIndex(log, `"msg":"group assignment"`)
+	if i < 0 {
+		return ""
+	}
+	line := log[i:]
+	if j := strings.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	if strings.Contains(line, `"partitions":null`) || strings.Contains(line, `"partitions":[]`) {
+		return `"partitions":null`
+	}
+	return line
+}
+
+type benchReplica struct {
+	stderr syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startBenchReplica(b *testing.B, s *stack, mode string) *benchReplica {
+	r := &benchReplica{done: make(chan error, 1)}
+	args := []string{
+		"-ips-url", s.sim.URL(), "-ips-user", testUser, "-company", s.sim.CompanyHandle(),
+		"-brokers", strings.Join(s.brokers, ","), "-topic", testTopic, "-log-format", "json",
+		"-state-topic", testStateTopic, "-create-topic", "-group-session-timeout", "2s", "-poll-interval", "200ms",
+	}
+	if mode == "discover" {
+		args = append(args, "-discover", "-since", "1h", "-discover-overlap", "1m")
+	} else {
+		args = append(args, "-assets", strings.Join(s.sim.AssetHandles(), ","))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- run(ctx, args, s.env(), io.Discard, &r.stderr) }()
+	return r
 }

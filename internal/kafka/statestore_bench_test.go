@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -77,7 +78,14 @@ func BenchmarkStateStoreRestore(b *testing.B) {
 		v, _ := mem.Get(key)
 		msgs = append(msgs, kafkago.Message{Key: []byte("assets\x00" + string(key.Bytes())), Value: v})
 		if len(msgs) == cap(msgs) || i == n-1 {
-			if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+			var err error
+			for range 40 { // a topic just created may not be known to every broker yet
+				if err = w.WriteMessages(context.Background(), msgs...); err == nil || !kafka.IsRetryable(err) && !errors.Is(err, kafkago.UnknownTopicOrPartition) {
+					break
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			if err != nil {
 				b.Fatal(err)
 			}
 			msgs = msgs[:0]
