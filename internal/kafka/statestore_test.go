@@ -183,19 +183,19 @@ func TestStateStoreRefusesUnfitTopics(t *testing.T) {
 		},
 		{
 			name:   "not compacted",
-			create: createTopic(4, ""),
+			create: createStateTopic(4, ""),
 			want:   kafka.ErrStateTopicUnfit,
 			words:  []string{"cleanup.policy=delete, want compact"},
 		},
 		{
 			name:   "compacted and deleted",
-			create: createTopic(4, "compact,delete"),
+			create: createStateTopic(4, "compact,delete"),
 			want:   kafka.ErrStateTopicUnfit,
 			words:  []string{"cleanup.policy=compact,delete, want compact"},
 		},
 		{
 			name:   "other partition count",
-			create: createTopic(3, "compact"),
+			create: createStateTopic(3, "compact"),
 			want:   kafka.ErrStateTopicUnfit,
 			words:  []string{"has 3 partitions but the data topic \"jobs\" has 4"},
 		},
@@ -219,7 +219,7 @@ func TestStateStoreRefusesUnfitTopics(t *testing.T) {
 	}
 }
 
-func createTopic(partitions int, policy string) func(t *testing.T, admin *kafkago.Client) {
+func createStateTopic(partitions int, policy string) func(t *testing.T, admin *kafkago.Client) {
 	return func(t *testing.T, admin *kafkago.Client) {
 		t.Helper()
 		tc := kafkago.TopicConfig{Topic: testStateTopic, NumPartitions: partitions, ReplicationFactor: 1}
