@@ -83,13 +83,6 @@ func deleteTopic(brokers []string, topic string) {
 	_, _ = admin.DeleteTopics(ctx, &kafkago.DeleteTopicsRequest{Topics: []string{topic}})
 }
 
-func lastBytes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[len(s)-n:]
-}
-
 func (r *procReplica) log() string {
 	b, _ := os.ReadFile(r.stderr.Name())
 	return string(b)

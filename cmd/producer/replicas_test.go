@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -54,7 +55,7 @@ func startReplica(t *testing.T, s *stack, extra ...string) *replica {
 	r.proxy = countingProxy(t, s.sim.URL(), &r.mu, r.polled)
 	args := viaProxy(append(s.args(
 		"-state", filepath.Join(t.TempDir(), "unused.db"), // a fresh working directory each
-		"-state-topic", testStateTopic, "-create-topic", "-group-session-timeout", "2s", "-poll-interval", "200ms",
+		"-state-topic", testStateTopic, "-create-topic", "-group-session-timeout", "6s", "-poll-interval", "200ms",
 	), extra...), r.proxy)
 	if slices.Contains(extra, "-discover") { // no asset list with it
 		i := slices.Index(args, "-assets")
@@ -63,7 +64,12 @@ func startReplica(t *testing.T, s *stack, extra ...string) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- run(ctx, args, s.env(), io.Discard, &r.stderr) }()
-	t.Cleanup(func() { r.stop(t) })
+	t.Cleanup(func() {
+		r.stop(t)
+		if t.Failed() {
+			t.Logf("replica stderr:\n%s", lastBytes(r.stderr.String(), 6000))
+		}
+	})
 	return r
 }
 
@@ -116,9 +122,15 @@ func (r *replica) stop(t *testing.T) {
 func (r *replica) resetPolled() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := r.polled
-	r.polled = map[string]int{}
+	out := maps.Clone(r.polled)
+	clear(r.polled) // the proxy keeps counting into this map
 	return out
+}
+
+func (r *replica) peekPolled() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.polled)
 }
 
 // assignments counts the group assignments the replica logged with at
@@ -159,8 +171,16 @@ func TestReplicasShareTheCatalogAndTakeOver(t *testing.T) {
 	time.Sleep(time.Second) // let the rounds started before the rebalance end
 	a.resetPolled()
 	b.resetPolled()
-	time.Sleep(2 * time.Second)
-	pa, pb := a.resetPolled(), b.resetPolled()
+	var pa, pb map[string]int
+	waitUntil(t, "every asset was polled again", func() bool {
+		pa, pb = a.peekPolled(), b.peekPolled()
+		for _, asset := range s.sim.AssetHandles() {
+			if pa[asset]+pb[asset] == 0 {
+				return false
+			}
+		}
+		return true
+	})
 	for _, asset := range s.sim.AssetHandles() {
 		switch {
 		case pa[asset] > 0 && pb[asset] > 0:
@@ -219,7 +239,7 @@ func TestMigrateStateToTopic(t *testing.T) {
 	}
 	s.sim.AddActivity(some, 2)
 	if r := runProducer(ctx, s.args("-once", "-state", filepath.Join(t.TempDir(), "none.db"), "-state-topic", testStateTopic,
-		"-group-session-timeout", "2s"), s.env()); r.err != nil {
+		"-group-session-timeout", "6s"), s.env()); r.err != nil {
 		t.Fatal(r)
 	}
 	want := s.expected(t)
@@ -335,7 +355,7 @@ func startBenchReplica(b *testing.B, s *stack, mode string) *benchReplica {
 	args := []string{
 		"-ips-url", s.sim.URL(), "-ips-user", testUser, "-company", s.sim.CompanyHandle(),
 		"-brokers", strings.Join(s.brokers, ","), "-topic", testTopic, "-log-format", "json",
-		"-state-topic", testStateTopic, "-create-topic", "-group-session-timeout", "2s", "-poll-interval", "200ms",
+		"-state-topic", testStateTopic, "-create-topic", "-group-session-timeout", "6s", "-poll-interval", "200ms",
 	}
 	if mode == "discover" {
 		args = append(args, "-discover", "-since", "1h", "-discover-overlap", "1m")
@@ -346,4 +366,11 @@ func startBenchReplica(b *testing.B, s *stack, mode string) *benchReplica {
 	r.cancel = cancel
 	go func() { r.done <- run(ctx, args, s.env(), io.Discard, &r.stderr) }()
 	return r
+}
+
+func lastBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
 }

@@ -35,7 +35,7 @@ func startMember(t *testing.T, brokers []string, onAssigned func(context.Context
 	}
 	g, err := kafka.NewGroup(kafka.GroupConfig{
 		Kafka: kafka.Config{Brokers: brokers}, ID: "assetjoblog.jobs", Store: store, Company: "c|6",
-		SessionTimeout: 3 * time.Second, OnAssigned: onAssigned,
+		SessionTimeout: 6 * time.Second, OnAssigned: onAssigned,
 		Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -218,7 +218,7 @@ func TestGroupStopsOnADamagedPartition(t *testing.T) {
 	if err := w.WriteMessages(context.Background(), kafkago.Message{Key: []byte("assets\x00c|6\x00a|6|1|1"), Value: []byte{1, 2, 3}}); err != nil {
 		t.Fatal(err)
 	}
-	g, err := kafka.NewGroup(kafka.GroupConfig{Kafka: kafka.Config{Brokers: brokers}, ID: "assetjoblog.jobs", Store: s, Company: "c|6", SessionTimeout: 3 * time.Second})
+	g, err := kafka.NewGroup(kafka.GroupConfig{Kafka: kafka.Config{Brokers: brokers}, ID: "assetjoblog.jobs", Store: s, Company: "c|6", SessionTimeout: 6 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
