@@ -207,12 +207,15 @@ func (p *Poller) publishEntries(ctx context.Context, asset string, records []Rec
 	if len(records) == 0 {
 		return func() {}, nil, nil
 	}
-	release, err = p.publish(ctx, asset, records)
+	release, onTopic, err := p.publishOutcome(ctx, asset, records)
 	if err == nil || !errors.Is(err, ErrRecordTooLarge) {
 		return release, nil, err
 	}
 	var releases []func()
 	for i := range records {
+		if onTopic[i] {
+			continue // acknowledged by the first attempt: sending it again would duplicate it
+		}
 		rel, err := p.publish(ctx, asset, records[i:i+1])
 		switch {
 		case errors.Is(err, ErrRecordTooLarge):

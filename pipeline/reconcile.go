@@ -498,6 +498,14 @@ func (p *Poller) readBack(ctx context.Context, asset string, part int32) (map[st
 // is kept when records may be on the topic, so that the asset's next
 // attempt reads the partition back first.
 func (p *Poller) publish(ctx context.Context, asset string, records []Record) (release func(), err error) {
+	release, _, err = p.publishOutcome(ctx, asset, records)
+	return release, err
+}
+
+// publishOutcome is publish, also saying which records are known to be on
+// the topic when it fails (acknowledged, or found by a read-back), so that
+// a caller sending the others again one by one skips them.
+func (p *Poller) publishOutcome(ctx context.Context, asset string, records []Record) (release func(), onTopic []bool, err error) {
 	if p.bounds == nil {
 		err := p.retrySink().Do(ctx, func(ctx context.Context) error {
 			// Each attempt first checks the claim: a retry after the asset
@@ -510,7 +518,7 @@ func (p *Poller) publish(ctx context.Context, asset string, records []Record) (r
 			p.cfg.Metrics.publishAttempt(p.cfg.Now().Sub(start), err)
 			return err
 		})
-		return func() {}, err
+		return func() {}, make([]bool, len(records)), err
 	}
 	part := p.cfg.Reconcile.Partitioner.Partition(records[0].Key)
 	t, reconcile := p.bounds.begin(asset, part)
@@ -604,11 +612,11 @@ func (p *Poller) publish(ctx context.Context, asset string, records []Record) (r
 		} else {
 			p.bounds.release(t)
 		}
-		return nil, err
+		return nil, written, err
 	}
 	return func() {
 		p.bounds.release(t)
-	}, nil
+	}, written, nil
 }
 
 func eventIDOf(r Record) string {

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -218,4 +219,38 @@ func TestUnreadableTopicStopsBeforePublishing(t *testing.T) {
 	if len(topic.Calls()) != 0 {
 		t.Errorf("published %d batches without reading the topic back, want none", len(topic.Calls()))
 	}
+}
+
+// A batch the broker refuses in part as too large, after accepting the
+// rest: the records it acknowledged are not sent again when the others are
+// retried one by one.
+func TestTooLargeAfterPartialAppendSendsNothingTwice(t *testing.T) {
+	src := sourceOf("a|1", 6)
+	topic := pipelinetest.NewTopic(1)
+	var big string // the event id of the record the broker refuses
+	topic.Fault = func(call int, recs []pipeline.Record) (int, error) {
+		if call > 0 {
+			if len(recs) == 1 && pipelinetest.EventID(recs[0]) == big {
+				return 0, fmt.Errorf("[10] Message Size Too Large: %w", pipeline.ErrRecordTooLarge)
+			}
+			return -1, nil
+		}
+		// The first three land; the batch holding the fourth is refused.
+		big = pipelinetest.EventID(recs[3])
+		o := make([]pipeline.PublishOutcome, len(recs))
+		for i := range o {
+			if i < 3 {
+				o[i] = pipeline.OutcomeWritten
+			} else {
+				o[i] = pipeline.OutcomeNotWritten
+			}
+		}
+		return 3, &pipelinetest.OutcomeError{Outcomes: o, Err: fmt.Errorf("[10] Message Size Too Large: %w", pipeline.ErrRecordTooLarge)}
+	}
+	p := exactlyOnce(t, src, topic, pipelinetest.NewCheckpoints(), nil, "a|1")
+	if _, err := p.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Five of the six are on the topic, each once; the fourth is a dead letter.
+	checkOnce(t, topic, 5)
 }
