@@ -11,10 +11,20 @@
 // batches to match, and tells the pipeline which records can never be
 // written (CheckRecord), so that they are dead-lettered, never truncated.
 //
+// For exactly-once publishing the Sink makes one attempt per Publish and
+// says, record by record, whether a failed write was acknowledged, proven
+// not appended (NotAppended) or of unknown outcome (RecordOutcomes); it
+// reads a partition back (ReadTail, EndOffset) so that the pipeline can
+// tell what landed, maps keys to partitions as the writer does (Partition),
+// and describes the topic (DescribeTopic: cluster id, topic id, replication,
+// cleanup.policy, retention.ms, min.insync.replicas) for the start-up
+// checks. Those reads use franz-go (kgo, kmsg), which asks for topic ids and
+// leader epochs that kafka-go's requests predate; writing stays kafka-go.
+//
 // The package does not encode records (internal/avro does), does not retry
-// what the kafka-go Writer gave up on (the pipeline does, asking IsRetryable),
-// does not use idempotent or transactional producing (consumers deduplicate
-// by event id), and does not consume.
+// (the pipeline does, asking IsRetryable and NotAppended), and does not use
+// idempotent or transactional producing: the topic itself records what
+// landed.
 //
 // Subpackage kafkatest starts an in-process Kafka (franz-go's kfake) for
 // tests and demos, and reads a topic back.
