@@ -125,11 +125,13 @@ func Read(ctx context.Context, brokers []string, topic string, n int) ([]kafka.M
 }
 
 // transient reports whether a metadata or offsets error may go away by
-// itself: a partition without a leader yet, a broker restarting.
+// itself: a partition without a leader yet, a broker restarting. A new
+// partition's leader in a cluster can also answer UNKNOWN_SERVER_ERROR for a
+// moment while it loads the partition; a test reader waits that out too.
 func transient(err error) bool {
 	var kerr kafka.Error
 	if errors.As(err, &kerr) {
-		return kerr.Temporary()
+		return kerr.Temporary() || kerr == kafka.Unknown
 	}
 	var nerr net.Error
 	return errors.As(err, &nerr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
