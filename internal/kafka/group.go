@@ -132,8 +132,9 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 		SessionTimeout:    cfg.SessionTimeout,
 		HeartbeatInterval: cfg.SessionTimeout / 5,
 		// The coordinator waits this long for every member to rejoin, so
-		// an old owner's draining must end well within it.
-		RebalanceTimeout: 2 * cfg.SessionTimeout,
+		// an old owner's draining (half the session timeout, then a write
+		// already sent) must end within it.
+		RebalanceTimeout: 2*cfg.SessionTimeout + cfg.Kafka.WriteTimeout,
 		JoinGroupBackoff: cfg.SessionTimeout / 10,
 		// The offsets of this group are never committed: the checkpoints
 		// are the state topic's values, not a read position.
@@ -171,6 +172,9 @@ type generation struct {
 	// lost is set when the process was paused long enough to have lost
 	// its membership: every claim is invalid at once, without draining.
 	lost atomic.Bool
+	// revoked is set when the claims did not drain in time: they are
+	// invalid, and the member only waits for writes already sent.
+	revoked atomic.Bool
 
 	mu       sync.Mutex
 	ended    bool // no new claims
@@ -292,7 +296,17 @@ func (g *Group) end(cur *generation) {
 	select {
 	case <-cur.drained:
 	case <-t.C:
+		// Their claims stop being valid now; a write of theirs already
+		// sent still lands, so wait for it (it ends within the write
+		// timeout, then the poller sees the claim gone and releases it)
+		// before the partitions can go to another member.
+		cur.revoked.Store(true)
 		g.log.Warn("assets still in flight when the generation ended; they will not publish or commit", "generation", cur.id)
+		t.Reset(g.cfg.Kafka.WriteTimeout + time.Second)
+		select {
+		case <-cur.drained:
+		case <-t.C:
+		}
 	}
 	g.current.CompareAndSwap(cur, nil)
 	if g.cfg.Metrics != nil {
@@ -385,7 +399,7 @@ type claim struct {
 // claim's generation is current (or ending, and draining its claims), and
 // the process has not been paused long enough to have lost its membership.
 func (c *claim) Valid() bool {
-	return !c.released.Load() && !c.gen.lost.Load() && c.g.current.Load() == c.gen && c.g.awake()
+	return !c.released.Load() && !c.gen.lost.Load() && !c.gen.revoked.Load() && c.g.current.Load() == c.gen && c.g.awake()
 }
 
 func (c *claim) Release() {
