@@ -83,29 +83,43 @@ func Read(ctx context.Context, brokers []string, topic string, n int) ([]kafka.M
 
 	// Wait for the high watermarks to account for n records. A topic just
 	// created, or a broker just restarted, answers for a moment that it has
-	// no leader: such answers are retried until ctx ends.
-	var bounds []partitionBounds
+	// no leader: such answers are retried until ctx ends. A poll cut short
+	// by the end of ctx says nothing about the topic: the error reports what
+	// the last answered poll saw.
+	var (
+		bounds []partitionBounds
+		seen   = -1  // records counted by the last answered poll, -1 before one
+		last   error // why the last answered poll failed, nil if it did not
+	)
 	for {
 		partitions, err := partitionIDs(ctx, client, topic)
 		if err == nil {
 			bounds, err = offsets(ctx, client, topic, partitions)
 		}
-		if err != nil && !transient(err) {
-			return nil, err
-		}
-		total := 0
-		for _, b := range bounds {
-			total += int(b.last - b.first)
-		}
-		if err == nil && total >= n {
-			break
+		if err == nil || ctx.Err() == nil {
+			if err != nil && !transient(err) {
+				return nil, err
+			}
+			last = err
+			if err == nil {
+				seen = 0
+				for _, b := range bounds {
+					seen += int(b.last - b.first)
+				}
+				if seen >= n {
+					break
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
-			if err != nil {
-				return nil, fmt.Errorf("kafkatest: read topic %q: %w (%w)", topic, err, ctx.Err())
+			switch {
+			case last != nil:
+				return nil, fmt.Errorf("kafkatest: read topic %q: %w (%w)", topic, last, ctx.Err())
+			case seen < 0:
+				return nil, fmt.Errorf("kafkatest: read topic %q: no answer: %w", topic, ctx.Err())
 			}
-			return nil, fmt.Errorf("kafkatest: read topic %q: %d records, want at least %d: %w", topic, total, n, ctx.Err())
+			return nil, fmt.Errorf("kafkatest: read topic %q: %d records, want at least %d: %w", topic, seen, n, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
