@@ -122,31 +122,28 @@ func (d *decoder) body(returnName string) error {
 	if !ok || s.cur.ns != nsSOAPEnv || s.cur.local != "Envelope" {
 		return malformed("root element is <%s>, not a SOAP 1.1 Envelope", s.cur.local)
 	}
-	for {
-		ok, err := s.child(1)
+	hasBody := false
+	for el, err := range s.children(1) {
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return malformed("SOAP Envelope has no Body")
-		}
-		if s.cur.ns == nsSOAPEnv && s.cur.local == "Body" {
+		if el.ns == nsSOAPEnv && el.local == "Body" {
+			hasBody = true
 			break
 		}
 		if err := s.skip(); err != nil { // Header or an extension
 			return err
 		}
 	}
-	for {
-		ok, err := s.child(2)
+	if !hasBody {
+		return malformed("SOAP Envelope has no Body")
+	}
+	for el, err := range s.children(2) {
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return malformed("SOAP Body has no <%s>", returnName)
-		}
 		switch {
-		case s.cur.ns == nsSOAPEnv && s.cur.local == "Fault":
+		case el.ns == nsSOAPEnv && el.local == "Fault":
 			f, err := d.fault()
 			if err != nil {
 				return err
@@ -155,31 +152,27 @@ func (d *decoder) body(returnName string) error {
 				return err
 			}
 			return f
-		case s.cur.ns == nsIPSVer && s.cur.local == returnName:
+		case el.ns == nsIPSVer && el.local == returnName:
 			return nil
 		}
 		if err := s.skip(); err != nil {
 			return err
 		}
 	}
+	return malformed("SOAP Body has no <%s>", returnName)
 }
 
 // fault reads a soapenv:Fault just started.
 func (d *decoder) fault() (*Fault, error) {
 	s := d.s
 	f := &Fault{}
-	depth := s.depth()
-	for {
-		ok, err := s.child(depth)
+	for el, err := range s.children(s.depth()) {
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
-			return f, nil
-		}
 		// SOAP 1.1 fault children are unqualified; accept them qualified
 		// too.
-		switch s.cur.local {
+		switch el.local {
 		case "faultcode":
 			if f.FaultCode, err = d.text(); err != nil {
 				return nil, err
@@ -199,22 +192,18 @@ func (d *decoder) fault() (*Fault, error) {
 			}
 		}
 	}
+	return f, nil
 }
 
 func (d *decoder) faultDetail(f *Fault) error {
 	s := d.s
-	depth := s.depth()
-	for {
-		ok, err := s.child(depth)
+	for el, err := range s.children(s.depth()) {
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return nil
-		}
 		kind := FaultUnknown
-		if s.cur.ns == nsIPS || s.cur.ns == nsIPSVer {
-			switch s.cur.local {
+		if el.ns == nsIPS || el.ns == nsIPSVer {
+			switch el.local {
 			case "authenticationFault":
 				kind = FaultAuthentication
 			case "authorizationFault":
@@ -230,17 +219,12 @@ func (d *decoder) faultDetail(f *Fault) error {
 			continue
 		}
 		f.Kind = kind
-		fd := s.depth()
-		for {
-			ok, err := s.child(fd)
+		for el, err := range s.children(s.depth()) {
 			if err != nil {
 				return err
 			}
-			if !ok {
-				break
-			}
 			switch {
-			case s.cur.local == "code" && s.cur.ns != nsOther:
+			case el.local == "code" && el.ns != nsOther:
 				v, err := d.text()
 				if err != nil {
 					return err
@@ -248,7 +232,8 @@ func (d *decoder) faultDetail(f *Fault) error {
 				// A non-numeric code leaves Code 0; the kind still
 				// classifies the fault.
 				f.Code, _ = strconv.Atoi(strings.TrimSpace(v))
-			case s.cur.local == "reason" && s.cur.ns != nsOther:
+			case el.local == "reason" && el.ns != nsOther:
+				var err error
 				if f.Reason, err = d.text(); err != nil {
 					return err
 				}
@@ -259,6 +244,7 @@ func (d *decoder) faultDetail(f *Fault) error {
 			}
 		}
 	}
+	return nil
 }
 
 // array iterates the items of the <arrayName> children of the element open
@@ -266,34 +252,13 @@ func (d *decoder) faultDetail(f *Fault) error {
 func (d *decoder) array(parent int, arrayName string, item func(i int) error) error {
 	s := d.s
 	i := 0
-	for {
-		ok, err := s.child(parent)
+	for _, err := range s.named(parent, arrayName) {
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return nil
-		}
-		if s.cur.ns != nsIPSVer || s.cur.local != arrayName {
-			if err := s.skip(); err != nil {
-				return err
-			}
-			continue
-		}
-		ad := s.depth()
-		for {
-			ok, err := s.child(ad)
+		for _, err := range s.named(s.depth(), "items") {
 			if err != nil {
 				return err
-			}
-			if !ok {
-				break
-			}
-			if s.cur.ns != nsIPSVer || s.cur.local != "items" {
-				if err := s.skip(); err != nil {
-					return err
-				}
-				continue
 			}
 			if err := item(i); err != nil {
 				return err
@@ -301,6 +266,7 @@ func (d *decoder) array(parent int, arrayName string, item func(i int) error) er
 			i++
 		}
 	}
+	return nil
 }
 
 // Fields of an AssetJobLog, as bits of the seen mask.
@@ -392,22 +358,11 @@ func (d *decoder) assetJobLog(i int) (pipeline.AssetJobLog, error) {
 	s := d.s
 	var e pipeline.AssetJobLog
 	seen := 0
-	depth := s.depth()
-	for {
-		ok, err := s.child(depth)
+	for el, err := range s.fields(s.depth()) {
 		if err != nil {
 			return e, err
 		}
-		if !ok {
-			break
-		}
-		if s.cur.ns != nsIPSVer {
-			if err := s.skip(); err != nil {
-				return e, err
-			}
-			continue
-		}
-		field := s.cur.local
+		field := el.local
 		switch field {
 		case "jobHandle":
 			e.JobHandle, err = d.internedText()
@@ -448,21 +403,21 @@ func (d *decoder) assetJobLog(i int) (pipeline.AssetJobLog, error) {
 func (d *decoder) auxArray(entry int) ([]pipeline.JobLogDetail, error) {
 	s := d.s
 	var out []pipeline.JobLogDetail
-	depth := s.depth()
 	j := 0
 	s.sawText = false
-	for {
-		ok, err := s.child(depth)
+	holdsText := func() error {
+		return badElement(itemPath(entry)+".auxArray", "holds text, not an array of items")
+	}
+	// Not named: text is noticed before the element that follows it is
+	// skipped.
+	for el, err := range s.children(s.depth()) {
 		if err != nil {
 			return nil, err
 		}
 		if s.sawText {
-			return nil, badElement(itemPath(entry)+".auxArray", "holds text, not an array of items")
+			return nil, holdsText()
 		}
-		if !ok {
-			return out, nil
-		}
-		if s.cur.ns != nsIPSVer || s.cur.local != "items" {
+		if el.ns != nsIPSVer || el.local != "items" {
 			if err := s.skip(); err != nil {
 				return nil, err
 			}
@@ -475,6 +430,10 @@ func (d *decoder) auxArray(entry int) ([]pipeline.JobLogDetail, error) {
 		out = append(out, row)
 		j++
 	}
+	if s.sawText {
+		return nil, holdsText()
+	}
+	return out, nil
 }
 
 // itemPath names the i-th entry of jobLogArray in errors.
@@ -487,23 +446,12 @@ func (d *decoder) auxItem(entry, j int) (pipeline.JobLogDetail, error) {
 	s := d.s
 	var row pipeline.JobLogDetail
 	var hasMsg, hasType bool
-	depth := s.depth()
-	for {
-		ok, err := s.child(depth)
+	for el, err := range s.fields(s.depth()) {
 		if err != nil {
 			return row, err
 		}
-		if !ok {
-			break
-		}
-		if s.cur.ns != nsIPSVer {
-			if err := s.skip(); err != nil {
-				return row, err
-			}
-			continue
-		}
 		var v string
-		field := s.cur.local
+		field := el.local
 		switch field {
 		case "logMessage":
 			row.LogMessage, err = d.text()
@@ -552,23 +500,12 @@ func (d *decoder) jobLogs() ([]pipeline.Job, error) {
 		s := d.s
 		var j pipeline.Job
 		hasHandle := false
-		depth := s.depth()
-		for {
-			ok, err := s.child(depth)
+		for el, err := range s.fields(s.depth()) {
 			if err != nil {
 				return err
 			}
-			if !ok {
-				break
-			}
-			if s.cur.ns != nsIPSVer {
-				if err := s.skip(); err != nil {
-					return err
-				}
-				continue
-			}
 			path := "jobLogArray.items[" + strconv.Itoa(i) + "]."
-			switch s.cur.local {
+			switch el.local {
 			case "jobHandle":
 				j.JobHandle, err = d.text()
 				hasHandle = true
@@ -615,22 +552,11 @@ func (d *decoder) jobLogDetails() ([]JobLogDetailRow, int, error) {
 	total := 0
 	err := d.array(d.s.depth(), "jobLogArray", func(i int) error {
 		s := d.s
-		depth := s.depth()
-		for {
-			ok, err := s.child(depth)
+		for el, err := range s.fields(s.depth()) {
 			if err != nil {
 				return err
 			}
-			if !ok {
-				return nil
-			}
-			if s.cur.ns != nsIPSVer {
-				if err := s.skip(); err != nil {
-					return err
-				}
-				continue
-			}
-			switch s.cur.local {
+			switch el.local {
 			case "detailTotalRows":
 				var n int
 				n, err = d.integer("jobLogArray.items[" + strconv.Itoa(i) + "].detailTotalRows")
@@ -644,6 +570,7 @@ func (d *decoder) jobLogDetails() ([]JobLogDetailRow, int, error) {
 				return err
 			}
 		}
+		return nil
 	})
 	if err != nil {
 		return nil, 0, err
@@ -656,39 +583,17 @@ func (d *decoder) jobLogDetails() ([]JobLogDetailRow, int, error) {
 
 func (d *decoder) detailArray(i int, rows *[]JobLogDetailRow) error {
 	s := d.s
-	depth := s.depth()
 	j := 0
-	for {
-		ok, err := s.child(depth)
+	for _, err := range s.named(s.depth(), "items") {
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return nil
-		}
-		if s.cur.ns != nsIPSVer || s.cur.local != "items" {
-			if err := s.skip(); err != nil {
-				return err
-			}
-			continue
-		}
 		var r JobLogDetailRow
-		rd := s.depth()
-		for {
-			ok, err := s.child(rd)
+		for el, err := range s.fields(s.depth()) {
 			if err != nil {
 				return err
 			}
-			if !ok {
-				break
-			}
-			if s.cur.ns != nsIPSVer {
-				if err := s.skip(); err != nil {
-					return err
-				}
-				continue
-			}
-			switch s.cur.local {
+			switch el.local {
 			case "assetHandle":
 				r.AssetHandle, err = d.text()
 			case "assetName":
@@ -711,6 +616,7 @@ func (d *decoder) detailArray(i int, rows *[]JobLogDetailRow) error {
 		*rows = append(*rows, r)
 		j++
 	}
+	return nil
 }
 
 // parseDateTime parses an xsd:dateTime with a zone (Z or ±hh:mm), with or

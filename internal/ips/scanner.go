@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 )
 
 // XML namespaces the decoder recognises.
@@ -248,6 +249,55 @@ func (s *scanner) child(d int) (bool, error) {
 			}
 		case tokEOF:
 			return false, malformed("document ended early")
+		}
+	}
+}
+
+// children yields each child element of the element open at depth d as it
+// starts, skipping text, until that element ends. The loop's body consumes
+// the element it is given (reads or skips it). An error is yielded once,
+// and ends the sequence.
+func (s *scanner) children(d int) iter.Seq2[elem, error] {
+	return func(yield func(elem, error) bool) {
+		for {
+			ok, err := s.child(d)
+			if err != nil {
+				yield(elem{}, err)
+				return
+			}
+			if !ok || !yield(s.cur, nil) {
+				return
+			}
+		}
+	}
+}
+
+// fields is children restricted to the versioned IPS namespace: the other
+// children are skipped.
+func (s *scanner) fields(d int) iter.Seq2[elem, error] { return s.named(d, "") }
+
+// named is fields restricted to the children called local ("" for any).
+func (s *scanner) named(d int, local string) iter.Seq2[elem, error] {
+	return func(yield func(elem, error) bool) {
+		for {
+			ok, err := s.child(d)
+			if err != nil {
+				yield(elem{}, err)
+				return
+			}
+			if !ok {
+				return
+			}
+			if s.cur.ns != nsIPSVer || local != "" && s.cur.local != local {
+				if err := s.skip(); err != nil {
+					yield(elem{}, err)
+					return
+				}
+				continue
+			}
+			if !yield(s.cur, nil) {
+				return
+			}
 		}
 	}
 }

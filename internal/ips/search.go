@@ -120,24 +120,13 @@ func (d *decoder) searchAssets() ([]string, int, error) {
 		return nil, 0, err
 	}
 	s := d.s
-	depth := s.depth()
 	handles := []string{}
 	total := -1
-	for {
-		ok, err := s.child(depth)
+	for el, err := range s.fields(s.depth()) {
 		if err != nil {
 			return nil, 0, err
 		}
-		if !ok {
-			break
-		}
-		if s.cur.ns != nsIPSVer {
-			if err := s.skip(); err != nil {
-				return nil, 0, err
-			}
-			continue
-		}
-		switch s.cur.local {
+		switch el.local {
 		case "totalRows":
 			total, err = d.integer("totalRows")
 		case "assetArray":
@@ -162,39 +151,17 @@ func (d *decoder) searchAssets() ([]string, int, error) {
 // asset's handle.
 func (d *decoder) assetArray(handles *[]string) error {
 	s := d.s
-	depth := s.depth()
 	i := 0
-	for {
-		ok, err := s.child(depth)
+	for _, err := range s.named(s.depth(), "items") {
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return nil
-		}
-		if s.cur.ns != nsIPSVer || s.cur.local != "items" {
-			if err := s.skip(); err != nil {
-				return err
-			}
-			continue
-		}
 		handle := ""
-		id := s.depth()
-		for {
-			ok, err := s.child(id)
+		for _, err := range s.named(s.depth(), "assetHandle") {
 			if err != nil {
 				return err
 			}
-			if !ok {
-				break
-			}
-			if s.cur.ns == nsIPSVer && s.cur.local == "assetHandle" {
-				if handle, err = d.text(); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := s.skip(); err != nil {
+			if handle, err = d.text(); err != nil {
 				return err
 			}
 		}
@@ -204,6 +171,7 @@ func (d *decoder) assetArray(handles *[]string) error {
 		*handles = append(*handles, handle)
 		i++
 	}
+	return nil
 }
 
 // Catalog lists a company's assets through SearchAssets with a fixed
