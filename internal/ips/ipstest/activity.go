@@ -210,6 +210,13 @@ func (h *Handler) StartActivity(ctx context.Context, perSecond float64) {
 	if perSecond <= 0 || h.cat.assets == 0 {
 		return
 	}
+	h.atRate(ctx, perSecond, func(due int) { h.AddActivity(h.randomAssets(due), 1) })
+}
+
+// atRate calls add in the background with the number of events due since
+// it started at perSecond, once per tick of max(250ms, 1/perSecond) when
+// that number is above zero, until ctx is done or the Handler closes.
+func (h *Handler) atRate(ctx context.Context, perSecond float64, add func(due int)) {
 	tick := max(250*time.Millisecond, time.Duration(float64(time.Second)/perSecond))
 	h.wg.Add(1)
 	go func() {
@@ -217,7 +224,7 @@ func (h *Handler) StartActivity(ctx context.Context, perSecond float64) {
 		t := time.NewTicker(tick)
 		defer t.Stop()
 		begin := time.Now()
-		emitted := 0
+		added := 0
 		for {
 			select {
 			case <-ctx.Done():
@@ -225,12 +232,10 @@ func (h *Handler) StartActivity(ctx context.Context, perSecond float64) {
 			case <-h.done:
 				return
 			case now := <-t.C:
-				due := int(now.Sub(begin).Seconds()*perSecond) - emitted
-				if due <= 0 {
-					continue
+				if due := int(now.Sub(begin).Seconds()*perSecond) - added; due > 0 {
+					add(due)
+					added += due
 				}
-				h.AddActivity(h.randomAssets(due), 1)
-				emitted += due
 			}
 		}
 	}()

@@ -544,27 +544,38 @@ func (h *Handler) countsOf(v *jobView) *[numCountFields]int {
 	return &v.counts
 }
 
-func (h *Handler) getJobLogs(rs *response) {
+// sortOrder reads a request's sortBy, one of keys (def when absent), and
+// its sortDirection. A value it does not know is answered with a fault
+// naming the field (unknown says why for sortBy), and ok is false.
+func sortOrder(rs *response, keys []string, def, unknown string) (by string, desc, ok bool) {
 	f := rs.req.fields
-	if c, ok := f["companyHandle"]; ok && c != h.cfg.company {
-		rs.fault(errCompany)
-		return
-	}
-	sortBy := "StartDate"
+	by = def
 	if s := f["sortBy"]; s != "" {
-		if !slices.Contains(jobSortKeys, s) {
-			rs.fault(invalid("sortBy", "unknown sort key"))
-			return
+		if !slices.Contains(keys, s) {
+			rs.fault(invalid("sortBy", unknown))
+			return "", false, false
 		}
-		sortBy = s
+		by = s
 	}
-	desc := false
 	switch f["sortDirection"] {
 	case "", "Ascending":
 	case "Descending":
 		desc = true
 	default:
 		rs.fault(invalid("sortDirection", "want Ascending or Descending"))
+		return "", false, false
+	}
+	return by, desc, true
+}
+
+func (h *Handler) getJobLogs(rs *response) {
+	f := rs.req.fields
+	if c, ok := f["companyHandle"]; ok && c != h.cfg.company {
+		rs.fault(errCompany)
+		return
+	}
+	sortBy, desc, ok := sortOrder(rs, jobSortKeys, "StartDate", "unknown sort key")
+	if !ok {
 		return
 	}
 	var from, to time.Time

@@ -99,21 +99,8 @@ func (h *Handler) searchAssets(rs *response) {
 		}
 		trash = s
 	}
-	sortBy := "Created"
-	if s := f["sortBy"]; s != "" {
-		if !slices.Contains(assetSortKeys, s) {
-			rs.fault(invalid("sortBy", "unknown asset sort field"))
-			return
-		}
-		sortBy = s
-	}
-	desc := false
-	switch f["sortDirection"] {
-	case "", "Ascending":
-	case "Descending":
-		desc = true
-	default:
-		rs.fault(invalid("sortDirection", "want Ascending or Descending"))
+	sortBy, desc, ok := sortOrder(rs, assetSortKeys, "Created", "unknown asset sort field")
+	if !ok {
 		return
 	}
 	fields, limited := rs.req.arrays["responseFieldArray"]
@@ -257,26 +244,5 @@ func (h *Handler) StartCatalogGrowth(ctx context.Context, perSecond float64) {
 	if perSecond <= 0 {
 		return
 	}
-	tick := max(250*time.Millisecond, time.Duration(float64(time.Second)/perSecond))
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		t := time.NewTicker(tick)
-		defer t.Stop()
-		begin := time.Now()
-		created := 0
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-h.done:
-				return
-			case now := <-t.C:
-				if due := int(now.Sub(begin).Seconds()*perSecond) - created; due > 0 {
-					h.AddAssets(due)
-					created += due
-				}
-			}
-		}
-	}()
+	h.atRate(ctx, perSecond, func(due int) { h.AddAssets(due) })
 }
