@@ -21,8 +21,19 @@
 // checks. Those reads use franz-go (kgo, kmsg), which asks for topic ids and
 // leader epochs that kafka-go's requests predate; writing stays kafka-go.
 //
+// StateStore keeps the pipeline's checkpoints in a compacted state topic
+// (a pipeline.StateStore: it stores the pipeline's bytes, verifies them on
+// restore and knows nothing of their format), partitioned like the data
+// topic. Group is a replica's membership of the kafka-go ConsumerGroup on
+// that topic (a pipeline.Ownership): it owns the assets of the partitions
+// it is assigned, restores them before polling, and drains its claims
+// before they move. There is no election or heartbeat of its own beyond
+// kafka-go's; a local pause detector only makes a member that was stopped
+// past a third of its session timeout give its claims up at once.
+//
 // The package does not encode records (internal/avro does), does not retry
-// (the pipeline does, asking IsRetryable and NotAppended), and does not use
+// publishes (the pipeline does, asking IsRetryable and NotAppended; only
+// the state store retries its own idempotent writes and reads), and does not use
 // idempotent or transactional producing: the topic itself records what
 // landed.
 //
