@@ -257,27 +257,21 @@ func (s *scanner) child(d int) (bool, error) {
 // starts, skipping text, until that element ends. The loop's body consumes
 // the element it is given (reads or skips it). An error is yielded once,
 // and ends the sequence.
-func (s *scanner) children(d int) iter.Seq2[elem, error] {
-	return func(yield func(elem, error) bool) {
-		for {
-			ok, err := s.child(d)
-			if err != nil {
-				yield(elem{}, err)
-				return
-			}
-			if !ok || !yield(s.cur, nil) {
-				return
-			}
-		}
-	}
-}
+func (s *scanner) children(d int) iter.Seq2[elem, error] { return s.matching(d, false, "") }
 
 // fields is children restricted to the versioned IPS namespace: the other
 // children are skipped.
-func (s *scanner) fields(d int) iter.Seq2[elem, error] { return s.named(d, "") }
+func (s *scanner) fields(d int) iter.Seq2[elem, error] { return s.matching(d, true, "") }
 
-// named is fields restricted to the children called local ("" for any).
+// named is fields restricted to the children called local.
 func (s *scanner) named(d int, local string) iter.Seq2[elem, error] {
+	return s.matching(d, true, local)
+}
+
+// matching yields the children of the element open at depth d, skipping
+// those outside the versioned IPS namespace when ips, and those not called
+// local unless it is "".
+func (s *scanner) matching(d int, ips bool, local string) iter.Seq2[elem, error] {
 	return func(yield func(elem, error) bool) {
 		for {
 			ok, err := s.child(d)
@@ -288,7 +282,7 @@ func (s *scanner) named(d int, local string) iter.Seq2[elem, error] {
 			if !ok {
 				return
 			}
-			if s.cur.ns != nsIPSVer || local != "" && s.cur.local != local {
+			if ips && s.cur.ns != nsIPSVer || local != "" && s.cur.local != local {
 				if err := s.skip(); err != nil {
 					yield(elem{}, err)
 					return

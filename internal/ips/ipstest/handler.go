@@ -544,6 +544,34 @@ func (h *Handler) countsOf(v *jobView) *[numCountFields]int {
 	return &v.counts
 }
 
+// positiveField reads the request's integer field name, def when absent.
+// A value below 1 or not an integer is answered with a fault naming the
+// field (want says what it takes), and ok is false.
+func positiveField(rs *response, name string, def int, want string) (n int, ok bool) {
+	s, present := rs.req.fields[name]
+	if !present {
+		return def, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		rs.fault(invalid(name, want))
+		return 0, false
+	}
+	return n, true
+}
+
+// pageFields reads recordsPerPage (def when absent), capped at pageMax,
+// and resultsPage (1 when absent), as positiveField does.
+func pageFields(rs *response, def, pageMax int) (perPage, page int, ok bool) {
+	if perPage, ok = positiveField(rs, "recordsPerPage", def, "want a positive integer"); !ok {
+		return 0, 0, false
+	}
+	if page, ok = positiveField(rs, "resultsPage", 1, "want an integer from 1"); !ok {
+		return 0, 0, false
+	}
+	return min(perPage, pageMax), page, true
+}
+
 // sortOrder reads a request's sortBy, one of keys (def when absent), and
 // its sortDirection. A value it does not know is answered with a fault
 // naming the field (unknown says why for sortBy), and ok is false.
@@ -592,14 +620,9 @@ func (h *Handler) getJobLogs(rs *response) {
 			return
 		}
 	}
-	limit := -1
-	if s, ok := f["numRows"]; ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			rs.fault(invalid("numRows", "want a positive integer"))
-			return
-		}
-		limit = n
+	limit, ok := positiveField(rs, "numRows", -1, "want a positive integer")
+	if !ok {
+		return
 	}
 	inWindow := func(t time.Time) bool {
 		return (from.IsZero() || !t.Before(from)) && (to.IsZero() || !t.After(to))
@@ -677,22 +700,9 @@ func (h *Handler) getJobLogDetails(rs *response) {
 		rs.fault(errCompany)
 		return
 	}
-	perPage, page := maxRecordsPerPage, 1
-	if s, ok := f["recordsPerPage"]; ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			rs.fault(invalid("recordsPerPage", "want a positive integer"))
-			return
-		}
-		perPage = min(n, maxRecordsPerPage)
-	}
-	if s, ok := f["resultsPage"]; ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			rs.fault(invalid("resultsPage", "want an integer from 1"))
-			return
-		}
-		page = n
+	perPage, page, ok := pageFields(rs, maxRecordsPerPage, maxRecordsPerPage)
+	if !ok {
+		return
 	}
 	v, ok := h.findJob(f["jobHandle"])
 	if !ok {

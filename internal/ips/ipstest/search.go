@@ -3,7 +3,6 @@ package ipstest
 import (
 	"context"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -117,23 +116,9 @@ func (h *Handler) searchAssets(rs *response) {
 	if c := h.cfg.searchPageCap; c > 0 && c < pageMax {
 		pageMax = c
 	}
-	perPage, page := SearchPageMax, 1
-	if s, ok := f["recordsPerPage"]; ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			rs.fault(invalid("recordsPerPage", "want a positive integer"))
-			return
-		}
-		perPage = n
-	}
-	perPage = min(perPage, pageMax)
-	if s, ok := f["resultsPage"]; ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			rs.fault(invalid("resultsPage", "want an integer from 1"))
-			return
-		}
-		page = n
+	perPage, page, ok := pageFields(rs, SearchPageMax, pageMax)
+	if !ok {
+		return
 	}
 	folder := strings.TrimSuffix(f["folder"], "/")
 	subfolders := f["includeSubfolders"] != "false"
