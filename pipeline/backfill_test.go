@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -87,14 +86,7 @@ func TestDiscoveryStateKeepsRowCursors(t *testing.T) {
 func TestBackfillResumesWhereItStopped(t *testing.T) {
 	ctx := context.Background()
 	cat := &pagedCatalog{handles: handles(2500)}
-	var mu sync.Mutex
-	polled := map[string]int{}
-	src := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		polled[asset]++
-		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil, nil
-	})
+	src, polled := countingSource()
 	cps := pipelinetest.NewCheckpoints()
 	sink := &pipelinetest.Sink{}
 	stop := errors.New("broker gone for good")
@@ -148,7 +140,7 @@ func TestBackfillResumesWhereItStopped(t *testing.T) {
 	for i, h := range handles(2500) {
 		// Assets done after the progress's prefix are redone; their
 		// entries are not published twice.
-		if got := polled[h]; (i < doneBefore && got != 1) || got < 1 || got > 2 {
+		if got := polled(h); (i < doneBefore && got != 1) || got < 1 || got > 2 {
 			t.Fatalf("asset %d polled %d times", i, got)
 		}
 	}
@@ -208,14 +200,7 @@ func TestBackfillPartsMoveBetweenReplicas(t *testing.T) {
 		n, _ := strconv.Atoi(a[len("a|6|1|"):])
 		return "p" + strconv.Itoa(n%2)
 	}
-	var mu sync.Mutex
-	polled := map[string]int{}
-	src := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		polled[asset]++
-		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil, nil
-	})
+	src, polled := countingSource()
 	cps := pipelinetest.NewCheckpoints()
 	sink := &pipelinetest.Sink{}
 	stop := errors.New("replica stopped")
@@ -265,7 +250,7 @@ func TestBackfillPartsMoveBetweenReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, h := range all {
-		got := polled[h]
+		got := polled(h)
 		switch {
 		case i%2 == 0 && got != 1:
 			t.Fatalf("asset %d of p0 polled %d times, want once", i, got)

@@ -98,17 +98,28 @@ func (c *cappedCatalog) CatalogPage(ctx context.Context, company string, page, p
 	return pg, err
 }
 
+// countingSource answers one entry per asset, and polled says how often
+// an asset was asked for.
+func countingSource() (src pipelinetest.SourceFunc, polled func(asset string) int) {
+	var mu sync.Mutex
+	n := map[string]int{}
+	src = func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		n[asset]++
+		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil, nil
+	}
+	return src, func(asset string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n[asset]
+	}
+}
+
 func TestAllAssetsRound(t *testing.T) {
 	ctx := context.Background()
 	cat := &pagedCatalog{handles: handles(50)}
-	var mu sync.Mutex
-	polled := map[string]int{}
-	src := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		polled[asset]++
-		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil, nil
-	})
+	src, polled := countingSource()
 	clock := t0
 	sink := &pipelinetest.Sink{}
 	total := -1
@@ -128,7 +139,7 @@ func TestAllAssetsRound(t *testing.T) {
 	if st.Assets != 25 || len(sink.Records()) != 25 || total != 25 || st.CatalogCalls != 3 {
 		t.Errorf("first round: %d assets, %d records, total %d, %d searchAssets calls; want 25 owned assets and 3 pages", st.Assets, len(sink.Records()), total, st.CatalogCalls)
 	}
-	if polled["a|6|1|1"] != 0 {
+	if polled("a|6|1|1") != 0 {
 		t.Error("an asset not owned was polled")
 	}
 	cat.handles = handles(52)
