@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Ownership tells a producer that shares a company's assets with other
@@ -82,4 +83,50 @@ func (c *Checkpoints) LoadDiscoveryPart(company, part string) (DiscoveryCheckpoi
 func (c *Checkpoints) CommitDiscoveryPart(company, part string, cp DiscoveryCheckpoint) error {
 	key := StateKey{Kind: StateDiscovery, Company: company, Name: part}
 	return c.commit(key, encodeDiscovery(key, cp))
+}
+
+// claimWatch is how often whileOwned looks at the claim.
+const claimWatch = 20 * time.Millisecond
+
+// whileOwned returns a context that is cancelled as soon as the claim ctx
+// carries (if any) stops being valid, and a func that releases it. A write
+// still waiting to go out (for a connection, for the partition's leader,
+// while the broker restarts) is then abandoned instead of landing after
+// the asset's new owner has read the partition back; a write whose request
+// has already gone out may still land (the window the group cannot close).
+func whileOwned(ctx context.Context) (context.Context, context.CancelFunc) {
+	c, _ := ctx.Value(claimKey{}).(Claim)
+	if c == nil {
+		return ctx, func() {}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(claimWatch)
+		defer t.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+				if !c.Valid() {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return wctx, cancel
+}
+
+// abandoned returns err, wrapped as ErrNotOwner when the claim ctx carries
+// stopped being valid: a publish cut short because its asset moved to
+// another replica is not a failure of the round.
+func abandoned(ctx context.Context, asset string, err error) error {
+	if err == nil || errors.Is(err, ErrNotOwner) {
+		return err
+	}
+	if lost := stillOwned(ctx, asset, "publishing"); lost != nil {
+		return fmt.Errorf("%w (the write was abandoned: %v)", lost, err)
+	}
+	return err
 }

@@ -183,3 +183,107 @@ func TestPollerRetriesNoPublishOfALostAsset(t *testing.T) {
 		t.Errorf("publish attempts: got %d, want 1 (no retry once the asset is lost)", got)
 	}
 }
+
+// losingReader is a topic whose read-back takes long enough for the asset
+// to move to another replica: lose runs during each ReadTail.
+type losingReader struct {
+	*pipelinetest.Topic
+	lose func()
+}
+
+func (r losingReader) ReadTail(ctx context.Context, partition int32, from int64) ([]pipeline.PublishedRecord, int64, error) {
+	r.lose()
+	return r.Topic.ReadTail(ctx, partition, from)
+}
+
+// TestPollerSendsNothingForAnAssetLostDuringTheReadBack: after a write of
+// unknown outcome (the broker went away) the partition is read back before
+// the entries are sent again; when the asset moves to another replica
+// while that read-back waits for the broker, nothing is sent again: the
+// new owner may already have read the partition back.
+func TestPollerSendsNothingForAnAssetLostDuringTheReadBack(t *testing.T) {
+	own := &fakeOwnership{owned: map[string]bool{"a|1": true}}
+	source := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
+		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil, nil
+	})
+	topic := pipelinetest.NewTopic(3)
+	topic.Fault = func(call int, _ []pipeline.Record) (int, error) {
+		if call == 0 {
+			return 0, retryableErr{} // not appended, but the producer cannot know
+		}
+		return -1, nil
+	}
+	cps := pipelinetest.NewCheckpoints()
+	p, err := pipeline.NewPoller(pipeline.Config{
+		CompanyHandle: "c|1", Assets: []string{"a|1"},
+		Source: source, Encoder: pipelinetest.JSONEncoder{}, Sink: topic, Checkpoints: cps,
+		Ownership: own, SinkRetry: policy(),
+		Reconcile: &pipeline.ReconcileConfig{Reader: losingReader{topic, func() { own.lose("a|1") }}, Partitioner: topic},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.RunOnce(t.Context()); err != nil {
+		t.Fatalf("got %v, want the round to pass: the asset is another replica's now", err)
+	}
+	if calls := topic.Calls(); len(calls) != 1 {
+		t.Errorf("Publish calls: got %d, want 1 (nothing sent after the asset was lost during the read-back)", len(calls))
+	}
+	if got := topic.EventIDs(); len(got) != 0 {
+		t.Errorf("topic holds %v, want nothing", got)
+	}
+	cp, err := cps.LoadAsset(pipeline.AssetKey{CompanyHandle: "c|1", AssetHandle: "a|1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cp.Watermark.IsZero() || len(cp.Recent) > 0 {
+		t.Errorf("committed %+v for an asset no longer owned", cp)
+	}
+}
+
+// waitingSink is a sink whose writes wait for a broker that is away: each
+// Publish loses the asset (the group moves it meanwhile) and then waits
+// for its context, or lands after a while.
+type waitingSink struct {
+	lose   func()
+	landed atomic.Int32
+}
+
+func (s *waitingSink) Publish(ctx context.Context, records []pipeline.Record) error {
+	s.lose()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(5 * time.Second):
+		s.landed.Add(int32(len(records)))
+		return nil
+	}
+}
+
+// TestPollerAbandonsAWaitingWriteOfALostAsset: a write still waiting to go
+// out (for the broker to come back) when its asset moves to another
+// replica is abandoned at once rather than landing later, after the new
+// owner read the partition back; the round passes and nothing is
+// committed.
+func TestPollerAbandonsAWaitingWriteOfALostAsset(t *testing.T) {
+	own := &fakeOwnership{owned: map[string]bool{"a|1": true}}
+	source := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
+		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil, nil
+	})
+	sink := &waitingSink{lose: func() { own.lose("a|1") }}
+	cps := pipelinetest.NewCheckpoints()
+	p := ownershipPoller(t, own, source, sink, cps)
+	if _, err := p.RunOnce(t.Context()); err != nil {
+		t.Fatalf("got %v, want the round to pass: the asset is another replica's now", err)
+	}
+	if n := sink.landed.Load(); n != 0 {
+		t.Errorf("%d records landed after their asset was lost, want 0", n)
+	}
+	cp, err := cps.LoadAsset(pipeline.AssetKey{CompanyHandle: "c|1", AssetHandle: "a|1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cp.Watermark.IsZero() || len(cp.Recent) > 0 {
+		t.Errorf("committed %+v for an asset no longer owned", cp)
+	}
+}

@@ -506,8 +506,12 @@ func (p *Poller) publish(ctx context.Context, asset string, records []Record) (r
 // the topic when it fails (acknowledged, or found by a read-back), so that
 // a caller sending the others again one by one skips them.
 func (p *Poller) publishOutcome(ctx context.Context, asset string, records []Record) (release func(), onTopic []bool, err error) {
+	// The attempts, their read-backs and the waits between them end as
+	// soon as the asset is no longer this replica's.
+	owned, stop := whileOwned(ctx)
+	defer stop()
 	if p.bounds == nil {
-		err := p.retrySink().Do(ctx, func(ctx context.Context) error {
+		err := p.retrySink().Do(owned, func(ctx context.Context) error {
 			// Each attempt first checks the claim: a retry after the asset
 			// moved to another replica would publish the entries twice.
 			if err := stillOwned(ctx, asset, "publishing"); err != nil {
@@ -518,13 +522,13 @@ func (p *Poller) publishOutcome(ctx context.Context, asset string, records []Rec
 			p.cfg.Metrics.publishAttempt(p.cfg.Now().Sub(start), err)
 			return err
 		})
-		return func() {}, make([]bool, len(records)), err
+		return func() {}, make([]bool, len(records)), abandoned(ctx, asset, err)
 	}
 	part := p.cfg.Reconcile.Partitioner.Partition(records[0].Key)
 	t, reconcile := p.bounds.begin(asset, part)
 	written := make([]bool, len(records))
 	maybeOnTopic, attempted := reconcile, reconcile
-	err = p.retrySink().Do(ctx, func(ctx context.Context) error {
+	err = p.retrySink().Do(owned, func(ctx context.Context) error {
 		if err := stillOwned(ctx, asset, "publishing"); err != nil {
 			return err
 		}
@@ -562,6 +566,12 @@ func (p *Poller) publishOutcome(ctx context.Context, asset string, records []Rec
 		attempted = true
 		if len(send) == 0 {
 			return nil
+		}
+		// Checked again right before the send: the read-back above can
+		// block for as long as the broker is away, and meanwhile the
+		// partition may have gone to a new owner that has read it back.
+		if err := stillOwned(ctx, asset, "publishing"); err != nil {
+			return err
 		}
 		sent := p.cfg.Now()
 		err := p.cfg.Sink.Publish(ctx, send)
@@ -606,6 +616,7 @@ func (p *Poller) publishOutcome(ctx context.Context, asset string, records []Rec
 		}
 		return err
 	})
+	err = abandoned(ctx, asset, err)
 	if err != nil {
 		if maybeOnTopic {
 			p.bounds.keep(asset, t)
