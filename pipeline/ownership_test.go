@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -285,5 +286,49 @@ func TestPollerAbandonsAWaitingWriteOfALostAsset(t *testing.T) {
 	}
 	if !cp.Watermark.IsZero() || len(cp.Recent) > 0 {
 		t.Errorf("committed %+v for an asset no longer owned", cp)
+	}
+}
+
+// droppingCheckpoints fails to load the checkpoint of an asset that was
+// lost, as the state store does once the asset's partition moved away.
+type droppingCheckpoints struct {
+	*pipelinetest.Checkpoints
+	own *fakeOwnership
+}
+
+func (c droppingCheckpoints) LoadAsset(key pipeline.AssetKey) (pipeline.AssetCheckpoint, error) {
+	c.own.mu.Lock()
+	lost := c.own.lost[key.AssetHandle]
+	c.own.mu.Unlock()
+	if lost {
+		return pipeline.AssetCheckpoint{}, errors.New("partition not restored by this producer")
+	}
+	return c.Checkpoints.LoadAsset(key)
+}
+
+// TestPollerSkipsTheCheckpointOfAnAssetLostDuringTheFetch: an asset lost
+// while it was fetched (or while its claim waited for a free slot) has
+// left this replica's state; the failure to load its checkpoint is the
+// hand-over, not an error that stops the producer.
+func TestPollerSkipsTheCheckpointOfAnAssetLostDuringTheFetch(t *testing.T) {
+	own := &fakeOwnership{owned: map[string]bool{"a|1": true}}
+	source := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
+		own.lose(asset)
+		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil, nil
+	})
+	sink := &pipelinetest.Sink{}
+	p, err := pipeline.NewPoller(pipeline.Config{
+		CompanyHandle: "c|1", Assets: []string{"a|1"},
+		Source: source, Encoder: pipelinetest.JSONEncoder{}, Sink: sink,
+		Checkpoints: droppingCheckpoints{pipelinetest.NewCheckpoints(), own}, Ownership: own,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.RunOnce(t.Context()); err != nil {
+		t.Fatalf("got %v, want the round to pass: the asset is another replica's now", err)
+	}
+	if got := len(sink.Records()); got != 0 {
+		t.Errorf("published %d records, want 0", got)
 	}
 }

@@ -466,8 +466,17 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 		res.transient = !p.fatal(err)
 		return res, fmt.Errorf("fetch job log of asset %q: %w", asset, err)
 	}
+	// An asset lost meanwhile (its claim waited for a free slot, or the
+	// fetch was long) may already have left this replica's state: the
+	// partition that holds its checkpoint is dropped once the asset moves.
+	if err := stillOwned(ctx, asset, "loading its checkpoint"); err != nil {
+		return res, err
+	}
 	cp, err := p.cfg.Checkpoints.LoadAsset(key)
 	if err != nil {
+		if lost := stillOwned(ctx, asset, "loading its checkpoint"); lost != nil {
+			return res, fmt.Errorf("%w (%v)", lost, err)
+		}
 		return res, fmt.Errorf("load checkpoint of asset %q: %w", asset, err)
 	}
 	recent := cp.AfterWatermark(log)
