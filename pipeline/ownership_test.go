@@ -332,3 +332,51 @@ func TestPollerSkipsTheCheckpointOfAnAssetLostDuringTheFetch(t *testing.T) {
 		t.Errorf("published %d records, want 0", got)
 	}
 }
+
+// partitionOwnership is fakeOwnership whose partitions can be lost too.
+type partitionOwnership struct {
+	*fakeOwnership
+	partitionsLost atomic.Bool
+}
+
+func (o *partitionOwnership) OwnsPartition(int32) bool { return !o.partitionsLost.Load() }
+
+// TestRoundEndLeavesAPartitionThatMovedDuringItsReadBack: at the end of a
+// round, the writes of unknown outcome are resolved by reading their
+// partition back; when the partition moves to another replica during that
+// read-back, its checkpoints are the new owner's: the producer neither
+// commits them nor stops because it can no longer load them.
+func TestRoundEndLeavesAPartitionThatMovedDuringItsReadBack(t *testing.T) {
+	own := &partitionOwnership{fakeOwnership: &fakeOwnership{owned: map[string]bool{"a|1": true}}}
+	source := pipelinetest.SourceFunc(func(_ context.Context, _, asset string) ([]pipeline.AssetJobLog, []pipeline.BadEntry, error) {
+		return []pipeline.AssetJobLog{pipelinetest.Entry(asset, t0, "x")}, nil, nil
+	})
+	topic := pipelinetest.NewTopic(3)
+	topic.Fault = func(int, []pipeline.Record) (int, error) {
+		own.lose("a|1") // appended, then the asset moves before the outcome is known
+		return -1, retryableErr{}
+	}
+	cps := pipelinetest.NewCheckpoints()
+	p, err := pipeline.NewPoller(pipeline.Config{
+		CompanyHandle: "c|1", Assets: []string{"a|1"},
+		Source: source, Encoder: pipelinetest.JSONEncoder{}, Sink: topic,
+		Checkpoints: droppingCheckpoints{cps, own.fakeOwnership}, Ownership: own, SinkRetry: policy(),
+		Reconcile: &pipeline.ReconcileConfig{Reader: losingReader{topic, func() { own.partitionsLost.Store(true) }}, Partitioner: topic},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.RunOnce(t.Context()); err != nil {
+		t.Fatalf("got %v, want the round to pass: the partition is another replica's now", err)
+	}
+	if topic.Tails() == 0 {
+		t.Fatal("the round's end did not read the partition back: the case is not exercised")
+	}
+	cp, err := cps.LoadAsset(pipeline.AssetKey{CompanyHandle: "c|1", AssetHandle: "a|1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cp.Watermark.IsZero() || len(cp.Recent) > 0 {
+		t.Errorf("committed %+v for an asset of a partition no longer owned", cp)
+	}
+}

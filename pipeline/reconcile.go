@@ -672,15 +672,21 @@ func (p *Poller) roundEnd(ctx context.Context) error {
 	pending := maps.Clone(p.bounds.unresolved)
 	p.bounds.mu.Unlock()
 	settled := false
+	handedOver := func(asset string, t *ticket) bool {
+		if p.bounds.owns == nil || p.bounds.owns(t.partition) {
+			return false
+		}
+		// The partition's owner now reads it back when it takes it over.
+		p.bounds.mu.Lock()
+		if p.bounds.unresolved[asset] == t {
+			delete(p.bounds.unresolved, asset)
+			delete(p.bounds.part(t.partition).active, t.seq)
+		}
+		p.bounds.mu.Unlock()
+		return true
+	}
 	for asset, t := range pending {
-		if p.bounds.owns != nil && !p.bounds.owns(t.partition) {
-			// The partition's owner now reads it back when it takes it over.
-			p.bounds.mu.Lock()
-			if p.bounds.unresolved[asset] == t {
-				delete(p.bounds.unresolved, asset)
-				delete(p.bounds.part(t.partition).active, t.seq)
-			}
-			p.bounds.mu.Unlock()
+		if handedOver(asset, t) {
 			continue
 		}
 		if !settled {
@@ -703,8 +709,16 @@ func (p *Poller) roundEnd(ctx context.Context) error {
 				mine = append(mine, r)
 			}
 		}
+		// The settle and the read-back take time: the partition may have
+		// moved meanwhile, and its checkpoints are then the new owner's.
+		if handedOver(asset, t) {
+			continue
+		}
 		found, _, err := p.commitFound(mine)
 		if err != nil {
+			if handedOver(asset, t) {
+				continue
+			}
 			return err
 		}
 		p.cfg.Metrics.duplicatesAvoided(found)
