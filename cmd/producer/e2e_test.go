@@ -123,7 +123,13 @@ func (s *stack) expected(t *testing.T) map[string]pipeline.AssetJobLog {
 // them and checks each record's key and headers against its value.
 func (s *stack) topic(t *testing.T, n int) []*pipeline.AssetJobLog {
 	t.Helper()
-	msgs := kafkatest.ReadAll(t, s.brokers, testTopic, n, 30*time.Second)
+	return s.topicWithin(t, n, 30*time.Second)
+}
+
+// topicWithin is topic, waiting up to timeout for the n records.
+func (s *stack) topicWithin(t *testing.T, n int, timeout time.Duration) []*pipeline.AssetJobLog {
+	t.Helper()
+	msgs := kafkatest.ReadAll(t, s.brokers, testTopic, n, timeout)
 	out := make([]*pipeline.AssetJobLog, 0, len(msgs))
 	for _, m := range msgs {
 		e, err := avro.Decode(m.Value)
