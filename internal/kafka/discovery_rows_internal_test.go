@@ -29,3 +29,25 @@ func TestDiscoveryPartsKeepRowCursors(t *testing.T) {
 		t.Errorf("row cursors: got %v, want only j|both at 400", cp.Rows)
 	}
 }
+
+// TestDiscoveryPartsDoneOnlyWhereEveryPartitionIsDone: a job that one
+// owned partition has processed and another (just taken over) has not is
+// listed again, so the assets it touched in the second are polled.
+func TestDiscoveryPartsDoneOnlyWhereEveryPartitionIsDone(t *testing.T) {
+	cps := pipeline.NewCheckpoints(pipelinetest.NewState())
+	at := time.UnixMilli(1_700_000_000_000).UTC()
+	for p, done := range []map[string]int64{{"j|both": 1, "j|one": 2}, {"j|both": 1}} {
+		if err := cps.CommitDiscoveryPart("c|6", DiscoveryPart(p), pipeline.DiscoveryCheckpoint{Cursor: at, Done: done}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := &Group{}
+	g.current.Store(&generation{owned: map[int]bool{0: true, 1: true}})
+	cp, err := g.DiscoveryCheckpoints(cps).LoadDiscovery("c|6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cp.Done) != 1 || cp.Done["j|both"] != 1 {
+		t.Errorf("done jobs: got %v, want only j|both", cp.Done)
+	}
+}

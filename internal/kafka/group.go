@@ -505,8 +505,11 @@ func (d *discoveryParts) LoadDiscovery(company string) (pipeline.DiscoveryCheckp
 	first := true
 	// A running job's row cursor counts only where every owned partition
 	// has one, at its lowest: reading rows again costs calls, skipping
-	// them would lose the assets they touched.
+	// them would lose the assets they touched. Likewise a job counts as
+	// done only where every owned partition has it done: a partition just
+	// taken over may not have processed a job that another one has.
 	rows, seen := map[string]int{}, map[string]int{}
+	done := map[string]int{}
 	for p := range cur.owned {
 		cp, err := d.cps.LoadDiscoveryPart(company, DiscoveryPart(p))
 		if err != nil {
@@ -518,12 +521,18 @@ func (d *discoveryParts) LoadDiscovery(company string) (pipeline.DiscoveryCheckp
 		first = false
 		for h, ms := range cp.Done {
 			out.Done[h] = ms
+			done[h]++
 		}
 		for h, n := range cp.Rows {
 			if old, ok := rows[h]; !ok || n < old {
 				rows[h] = n
 			}
 			seen[h]++
+		}
+	}
+	for h, n := range done {
+		if n != len(cur.owned) {
+			delete(out.Done, h)
 		}
 	}
 	for h, n := range rows {
