@@ -163,14 +163,21 @@ func TestReplicasIntegrationShareOneCatalog(t *testing.T) {
 					t.Errorf("asset %s polled by replicas %v in the window, want exactly one", asset, by)
 				}
 			}
+			// In a 4s window at a 1s poll interval at most 5 rounds start,
+			// so an asset polled once per round is called at most 5 times,
+			// and at least twice however the window cuts the rounds or a
+			// loaded machine delays one; polled twice per round it would be
+			// called 8 times or more.
 			for i := range rs {
 				rounds := map[int]int{}
 				for _, c := range polled[i] {
 					rounds[c]++
 				}
 				t.Logf("replica %d polled %d assets; calls per asset: %v", i, len(polled[i]), rounds)
-				if len(rounds) > 2 {
-					t.Errorf("replica %d polled its assets unevenly: %v calls per asset (want every asset once per round)", i, rounds)
+				for c := range rounds {
+					if c > 5 || c < 2 {
+						t.Errorf("replica %d polled some assets %d times in 4s (%v calls per asset), want once per 1s round", i, c, rounds)
+					}
 				}
 			}
 			t.Logf("integration: %d replicas, 90 assets: every asset polled by one replica, %d getAssetJobLogs calls in 4s", n, calls)
