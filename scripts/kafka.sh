@@ -178,6 +178,39 @@ make_tls() {
 	say "created a TLS certificate for 127.0.0.1 and SASL credentials in $tls"
 }
 
+# write_broker_log4j writes a broker's log4j2 file: INFO to stdout
+# (redirected to the node's log file), client and request chatter at WARN.
+write_broker_log4j() {
+	cat >"$1" <<EOF
+status = warn
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.out.ref = STDOUT
+logger.kafkaclients.name = org.apache.kafka.clients
+logger.kafkaclients.level = warn
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+EOF
+}
+
+# write_tools_log4j writes the log4j2 file of the command line tools that
+# kafka.sh runs: warnings and errors only, to stderr.
+write_tools_log4j() {
+	cat >"$1" <<EOF
+status = warn
+appender.err.type = Console
+appender.err.name = STDERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.err.ref = STDERR
+EOF
+}
+
 write_config() {
 	mkdir -p "$data"
 	make_tls
@@ -220,31 +253,8 @@ num.io.threads=2
 num.recovery.threads.per.data.dir=1
 log.retention.hours=24
 EOF
-	cat >"$log4j" <<EOF
-# Kafka logs for the integration broker: INFO to stdout (redirected to kafka.log).
-status = warn
-appender.out.type = Console
-appender.out.name = STDOUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = info
-rootLogger.appenderRef.out.ref = STDOUT
-logger.kafkaclients.name = org.apache.kafka.clients
-logger.kafkaclients.level = warn
-logger.request.name = kafka.request.logger
-logger.request.level = warn
-EOF
-	cat >"$log4j_tools" <<EOF
-# Command line tools run by kafka.sh: warnings and errors only, to stderr.
-status = warn
-appender.err.type = Console
-appender.err.name = STDERR
-appender.err.target = SYSTEM_ERR
-appender.err.layout.type = PatternLayout
-appender.err.layout.pattern = %p %m (%c)%n
-rootLogger.level = warn
-rootLogger.appenderRef.err.ref = STDERR
-EOF
+	write_broker_log4j "$log4j"
+	write_tools_log4j "$log4j_tools"
 	# A data directory formatted for another configuration (e.g. another
 	# port) is not reused: the quorum would not match.
 	if [[ -f $props ]] && ! cmp -s "$props" "$props.new"; then
@@ -439,29 +449,8 @@ node_pid() {
 cluster_logging() {
 	mkdir -p "$cluster_dir"
 	log4j_tools=$cluster_dir/log4j2-tools.properties
-	cat >"$cluster_dir/log4j2.properties" <<-LOG4J
-		status = warn
-		appender.out.type = Console
-		appender.out.name = STDOUT
-		appender.out.layout.type = PatternLayout
-		appender.out.layout.pattern = [%d] %p %m (%c)%n
-		rootLogger.level = info
-		rootLogger.appenderRef.out.ref = STDOUT
-		logger.kafkaclients.name = org.apache.kafka.clients
-		logger.kafkaclients.level = warn
-		logger.request.name = kafka.request.logger
-		logger.request.level = warn
-	LOG4J
-	cat >"$log4j_tools" <<-LOG4J
-		status = warn
-		appender.err.type = Console
-		appender.err.name = STDERR
-		appender.err.target = SYSTEM_ERR
-		appender.err.layout.type = PatternLayout
-		appender.err.layout.pattern = %p %m (%c)%n
-		rootLogger.level = warn
-		rootLogger.appenderRef.err.ref = STDERR
-	LOG4J
+	write_broker_log4j "$cluster_dir/log4j2.properties"
+	write_tools_log4j "$log4j_tools"
 }
 
 cluster_config() {
