@@ -68,7 +68,6 @@ func mustTime(s string) time.Time {
 // lakeRun is the producer, the Spark job and the checker around one IPS
 // simulator and the real broker.
 type lakeRun struct {
-	t        testing.TB
 	brokers  []string
 	sim      *ipstest.Server
 	producer string
@@ -85,7 +84,7 @@ func newLakeRun(t testing.TB, sim *ipstest.Server) *lakeRun {
 	brokers := kafkatest.RealBrokers(t)
 	python, jars := lakeTools(t)
 	dir := t.TempDir()
-	l := &lakeRun{t: t, brokers: brokers, sim: sim, python: python, jars: jars, dir: dir,
+	l := &lakeRun{brokers: brokers, sim: sim, python: python, jars: jars, dir: dir,
 		producer: filepath.Join(dir, "producer"), assets: filepath.Join(dir, "assets.txt")}
 	var err error
 	if l.job, err = filepath.Abs(filepath.Join("spark", "land_topic.py")); err != nil {
@@ -105,9 +104,9 @@ func newLakeRun(t testing.TB, sim *ipstest.Server) *lakeRun {
 }
 
 // produce runs the producer binary once over every asset into topic.
-func (l *lakeRun) produce(topic, state string, env []string, extra ...string) {
-	l.t.Helper()
-	ctx, cancel := context.WithTimeout(l.t.Context(), 3*time.Minute)
+func (l *lakeRun) produce(t testing.TB, topic, state string, env []string, extra ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	args := append([]string{"-ips-url", l.sim.URL(), "-ips-user", testUser, "-company", l.sim.CompanyHandle(),
 		"-assets-file", l.assets, "-brokers", strings.Join(l.brokers, ","), "-topic", topic,
@@ -115,7 +114,7 @@ func (l *lakeRun) produce(topic, state string, env []string, extra ...string) {
 	cmd := exec.CommandContext(ctx, l.producer, args...)
 	cmd.Env = append(os.Environ(), append([]string{"PRODUCER_IPS_PASSWORD=" + testPassword}, env...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		l.t.Fatalf("producer %s: %v\n%s", strings.Join(extra, " "), err, out)
+		t.Fatalf("producer %s: %v\n%s", strings.Join(extra, " "), err, out)
 	}
 }
 
@@ -130,15 +129,15 @@ type landResult struct {
 
 // land runs the Spark job once over topic; extra options come last and
 // win over the defaults (argparse keeps the last --brokers).
-func (l *lakeRun) land(topic, table, checkpoint, framing string, extra ...string) landResult {
-	r, _ := l.landOutput(topic, table, checkpoint, framing, extra...)
+func (l *lakeRun) land(t testing.TB, topic, table, checkpoint, framing string, extra ...string) landResult {
+	r, _ := l.landOutput(t, topic, table, checkpoint, framing, extra...)
 	return r
 }
 
 // landOutput is land, also returning everything the job printed.
-func (l *lakeRun) landOutput(topic, table, checkpoint, framing string, extra ...string) (landResult, string) {
-	l.t.Helper()
-	ctx, cancel := context.WithTimeout(l.t.Context(), 5*time.Minute)
+func (l *lakeRun) landOutput(t testing.TB, topic, table, checkpoint, framing string, extra ...string) (landResult, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	args := append([]string{l.job, "--brokers", strings.Join(l.brokers, ","), "--topic", topic,
 		"--table", table, "--checkpoint", checkpoint, "--framing", framing, "--master", "local[2]",
@@ -149,13 +148,13 @@ func (l *lakeRun) landOutput(topic, table, checkpoint, framing string, extra ...
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		l.t.Fatalf("Spark job over %s (%s framing): %v\n%s", topic, framing, err, tail(stderr.String(), 60))
+		t.Fatalf("Spark job over %s (%s framing): %v\n%s", topic, framing, err, tail(stderr.String(), 60))
 	}
 	var r landResult
 	if err := json.Unmarshal(lastLine(stdout.String()), &r); err != nil {
-		l.t.Fatalf("Spark job printed no summary line (%v):\n%s", err, stdout.String())
+		t.Fatalf("Spark job printed no summary line (%v):\n%s", err, stdout.String())
 	}
-	l.t.Logf("integration: Spark job over %s (%s framing): %d batches, %d rows read, %d inserted, table version %d, %.1fs",
+	t.Logf("integration: Spark job over %s (%s framing): %d batches, %d rows read, %d inserted, table version %d, %.1fs",
 		topic, framing, r.Batches, r.RowsRead, r.RowsInserted, r.Version, r.Seconds)
 	return r, stdout.String() + stderr.String()
 }
@@ -173,24 +172,24 @@ type checkResult struct {
 
 // check runs the independent reader over table against the entries the
 // simulator serves now; it fails the test on any problem it reports.
-func (l *lakeRun) check(table string, emails func(string) string, observedMin, observedMax time.Time) checkResult {
-	l.t.Helper()
+func (l *lakeRun) check(t testing.TB, table string, emails func(string) string, observedMin, observedMax time.Time) checkResult {
+	t.Helper()
 	expected := filepath.Join(l.dir, "expected.jsonl")
-	writeExpected(l.t, expected, l.sim, emails)
-	ctx, cancel := context.WithTimeout(l.t.Context(), 2*time.Minute)
+	writeExpected(t, expected, l.sim, emails)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, l.python, l.checker, "--table", table, "--expected", expected,
 		"--observed-min", fmt.Sprint(observedMin.UnixMilli()), "--observed-max", fmt.Sprint(observedMax.UnixMilli()))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		l.t.Fatalf("the Delta table %s does not hold what IPS served (%v):\n%s\n%s", table, err, stderr.String(), stdout.String())
+		t.Fatalf("the Delta table %s does not hold what IPS served (%v):\n%s\n%s", table, err, stderr.String(), stdout.String())
 	}
 	var r checkResult
 	if err := json.Unmarshal(lastLine(stdout.String()), &r); err != nil {
-		l.t.Fatalf("check_table.py printed no summary line (%v):\n%s", err, stdout.String())
+		t.Fatalf("check_table.py printed no summary line (%v):\n%s", err, stdout.String())
 	}
-	l.t.Logf("integration: delta-rs reads %s: %d rows (%d distinct eventIds, %d aux rows) in %d files, days %v, version %d",
+	t.Logf("integration: delta-rs reads %s: %d rows (%d distinct eventIds, %d aux rows) in %d files, days %v, version %d",
 		filepath.Base(table), r.Rows, r.DistinctEventIDs, r.AuxRows, r.Files, r.Days, r.Version)
 	return r
 }
@@ -311,9 +310,9 @@ func TestIntegrationLakeDelta(t *testing.T) {
 	table, checkpoint := filepath.Join(l.dir, "single", "table"), filepath.Join(l.dir, "single", "_checkpoint")
 	state := filepath.Join(l.dir, "single.state")
 	start := time.Now()
-	l.produce(topic, state, nil)
-	first := l.land(topic, table, checkpoint, "single")
-	c1 := l.check(table, keepEmail, start, time.Now())
+	l.produce(t, topic, state, nil)
+	first := l.land(t, topic, table, checkpoint, "single")
+	c1 := l.check(t, table, keepEmail, start, time.Now())
 	if c1.Rows != 3900 || len(c1.Days) < 4 || c1.AuxRows == 0 {
 		t.Fatalf("first landing: %d rows over days %v with %d aux rows, want 3900 rows over 4 days and aux rows", c1.Rows, c1.Days, c1.AuxRows)
 	}
@@ -331,9 +330,9 @@ func TestIntegrationLakeDelta(t *testing.T) {
 			every5 = append(every5, i)
 		}
 		sim.AddActivity(every5, 1)
-		l.produce(topic, state, nil)
-		r := l.land(topic, table, checkpoint, "single")
-		c2 := l.check(table, keepEmail, start, time.Now())
+		l.produce(t, topic, state, nil)
+		r := l.land(t, topic, table, checkpoint, "single")
+		c2 := l.check(t, table, keepEmail, start, time.Now())
 		if c2.Rows-c1.Rows != len(every5) || r.RowsRead != len(every5) || r.RowsInserted != len(every5) {
 			t.Fatalf("after %d new entries: table grew from %d to %d rows, the job read %d and inserted %d",
 				len(every5), c1.Rows, c2.Rows, r.RowsRead, r.RowsInserted)
@@ -343,8 +342,8 @@ func TestIntegrationLakeDelta(t *testing.T) {
 		}
 
 		t.Run("NothingNewLeavesTheTableUnchanged", func(t *testing.T) {
-			r := l.land(topic, table, checkpoint, "single")
-			c3 := l.check(table, keepEmail, start, time.Now())
+			r := l.land(t, topic, table, checkpoint, "single")
+			c3 := l.check(t, table, keepEmail, start, time.Now())
 			if c3.Version != c2.Version || c3.Digest != c2.Digest || r.Batches != 0 {
 				t.Fatalf("a run with nothing new: version %d -> %d, digest changed %v, %d batches; want no change and no batch",
 					c2.Version, c3.Version, c3.Digest != c2.Digest, r.Batches)
@@ -355,8 +354,8 @@ func TestIntegrationLakeDelta(t *testing.T) {
 			if err := os.RemoveAll(checkpoint); err != nil {
 				t.Fatal(err)
 			}
-			r := l.land(topic, table, checkpoint, "single")
-			c4 := l.check(table, keepEmail, start, time.Now())
+			r := l.land(t, topic, table, checkpoint, "single")
+			c4 := l.check(t, table, keepEmail, start, time.Now())
 			if r.RowsRead != c2.Rows || r.RowsInserted != 0 || c4.Rows != c2.Rows || c4.Digest != c2.Digest {
 				t.Fatalf("re-run over the whole topic: read %d, inserted %d, table %d rows (was %d), digest changed %v; want all read, none inserted, content unchanged",
 					r.RowsRead, r.RowsInserted, c4.Rows, c2.Rows, c4.Digest != c2.Digest)
@@ -373,13 +372,13 @@ func TestIntegrationLakeDelta(t *testing.T) {
 		env := []string{"PRODUCER_USER_EMAIL_KEY=" + emailKey}
 		confluent := []string{"-schema-registry", reg.URL(), "-user-email", "hash"}
 		start := time.Now()
-		l.produce(topic, filepath.Join(l.dir, "confluent.state"), env, confluent...)
+		l.produce(t, topic, filepath.Join(l.dir, "confluent.state"), env, confluent...)
 		// A producer that lost its state publishes everything again: same
 		// eventIds, later observedAt, all in the same micro-batch.
 		firstDone := time.Now()
-		l.produce(topic, filepath.Join(l.dir, "confluent-lost.state"), env, confluent...)
+		l.produce(t, topic, filepath.Join(l.dir, "confluent-lost.state"), env, confluent...)
 		id := registeredID(t, reg.URL(), topic+"-value")
-		r, out := l.landOutput(topic, table, filepath.Join(l.dir, "confluent", "_checkpoint"), "confluent",
+		r, out := l.landOutput(t, topic, table, filepath.Join(l.dir, "confluent", "_checkpoint"), "confluent",
 			"--brokers", brokers, "--kafka-properties", props, "--confluent-schema-id", fmt.Sprint(id))
 		want := sim.TotalEntries()
 		if r.RowsRead != 2*want || r.RowsInserted != want {
@@ -389,7 +388,7 @@ func TestIntegrationLakeDelta(t *testing.T) {
 			t.Errorf("the Spark job's output contains the SASL password")
 		}
 		// observedAt of the first publication: the MERGE kept the lowest offset.
-		c := l.check(table, hashEmail, start, firstDone)
+		c := l.check(t, table, hashEmail, start, firstDone)
 		if c.Rows != want {
 			t.Fatalf("Confluent-framed topic: %d rows, want %d", c.Rows, want)
 		}
@@ -457,12 +456,12 @@ func BenchmarkLandTopic(b *testing.B) {
 	b.Cleanup(sim.Close)
 	l := newLakeRun(b, sim)
 	topic := kafkatest.CreateTopic(b, l.brokers, 3)
-	l.produce(topic, filepath.Join(l.dir, "bench.state"), nil)
+	l.produce(b, topic, filepath.Join(l.dir, "bench.state"), nil)
 	b.ResetTimer()
 	for i := range b.N {
 		dir := filepath.Join(l.dir, fmt.Sprint("run", i))
 		t0 := time.Now()
-		r := l.land(topic, filepath.Join(dir, "table"), filepath.Join(dir, "_checkpoint"), "single")
+		r := l.land(b, topic, filepath.Join(dir, "table"), filepath.Join(dir, "_checkpoint"), "single")
 		if r.RowsInserted != assets*entries {
 			b.Fatalf("run %d inserted %d rows, want %d", i, r.RowsInserted, assets*entries)
 		}
