@@ -138,30 +138,15 @@ func TestIntegrationProducerMissingTopic(t *testing.T) {
 	}
 }
 
-// TestIntegrationBrokerKilled runs the producer continuously against the
+// TestIntegrationKillsBroker runs the producer continuously against the
 // real broker with a short write timeout while activity keeps arriving,
 // freezes the broker (SIGSTOP) for longer than the write timeout, so that
 // writes time out and the broker appends them after their client gave up,
 // then kills it with SIGKILL while batches are in flight and restarts it,
 // and checks that every entry is on the topic exactly once.
-func TestIntegrationBrokerKilled(t *testing.T) {
+func TestIntegrationKillsBroker(t *testing.T) {
 	s := newRealStack(t, 60, 4)
-	script, err := filepath.Abs("../../scripts/kafka.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kafkaSh := func(arg ...string) {
-		t.Helper()
-		cmd := exec.Command(script, arg...)
-		cmd.Dir = filepath.Dir(filepath.Dir(script))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("scripts/kafka.sh %s: %v\n%s", arg, err, out)
-		}
-	}
-	t.Cleanup(func() {
-		// Leave a running broker for the rest of the suite whatever happened.
-		exec.Command(script, "up").Run()
-	})
+	kafkaSh := brokerControl(t)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -212,5 +197,33 @@ func TestIntegrationBrokerKilled(t *testing.T) {
 		len(want), len(got), retried, ambiguous, found)
 	if ambiguous == 0 {
 		t.Error("no write had an unknown outcome: the freeze and the kill did not exercise reconciliation")
+	}
+}
+
+// brokerControl returns a function that runs scripts/kafka.sh with its
+// arguments against the single test broker (freeze, kill9, restart) and
+// fails the test if the script does. Tests that use it are named
+// IntegrationKillsBroker*: they disturb the broker every other test shares,
+// so .ci/run runs them on their own, after the rest of the suite.
+func brokerControl(t *testing.T) func(arg ...string) {
+	t.Helper()
+	if !strings.Contains(t.Name(), "IntegrationKillsBroker") {
+		t.Fatalf("%s stops the shared broker: name it TestIntegrationKillsBroker… so that it runs alone", t.Name())
+	}
+	script, err := filepath.Abs("../../scripts/kafka.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Leave a running broker for the rest of the suite whatever happened.
+		exec.Command(script, "up").Run()
+	})
+	return func(arg ...string) {
+		t.Helper()
+		cmd := exec.Command(script, arg...)
+		cmd.Dir = filepath.Dir(filepath.Dir(script))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("scripts/kafka.sh %s: %v\n%s", arg, err, out)
+		}
 	}
 }

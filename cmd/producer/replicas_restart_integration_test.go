@@ -4,37 +4,20 @@ package main
 
 import (
 	"context"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 )
 
-// TestIntegrationReplicasBrokerRestartedUnderLoad: two replicas share a
+// TestIntegrationKillsBrokerUnderReplicas: two replicas share a
 // catalog on a state topic of the real broker while activity keeps
 // arriving; the broker is killed with SIGKILL and started again on the same
 // data. The group rejoins, each partition's new owner reads it back, the
 // writes that waited for the broker are abandoned by a replica that lost
 // their asset, and every entry ends up on the topic exactly once.
-func TestIntegrationReplicasBrokerRestartedUnderLoad(t *testing.T) {
+func TestIntegrationKillsBrokerUnderReplicas(t *testing.T) {
 	bin := buildProducer(t)
 	s := newRealStack(t, 120, 2)
-	script, err := filepath.Abs("../../scripts/kafka.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kafkaSh := func(arg ...string) {
-		t.Helper()
-		cmd := exec.Command(script, arg...)
-		cmd.Dir = filepath.Dir(filepath.Dir(script))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("scripts/kafka.sh %s: %v\n%s", arg, err, out)
-		}
-	}
-	t.Cleanup(func() {
-		// Leave a running broker for the rest of the suite whatever happened.
-		exec.Command(script, "up").Run()
-	})
+	kafkaSh := brokerControl(t)
 
 	a := startProcReplica(t, bin, s, "a", "-poll-interval", "200ms", "-kafka-retry-max", "0")
 	b := startProcReplica(t, bin, s, "b", "-poll-interval", "200ms", "-kafka-retry-max", "0")
