@@ -46,17 +46,7 @@ func IsRetryable(err error) bool {
 
 	var werr kafkago.WriteErrors
 	if errors.As(err, &werr) {
-		failed := 0
-		for _, e := range werr {
-			if e == nil {
-				continue
-			}
-			if !IsRetryable(e) {
-				return false
-			}
-			failed++
-		}
-		return failed > 0
+		return everyFailed(werr, IsRetryable)
 	}
 
 	var tooLarge kafkago.MessageTooLargeError
@@ -71,7 +61,7 @@ func IsRetryable(err error) bool {
 
 	var kerr kafkago.Error
 	if errors.As(err, &kerr) {
-		if permanentBrokerError(kerr) {
+		if brokerCodes[kerr].permanent {
 			return false
 		}
 		return kerr.Temporary() || kerr.Timeout()
@@ -110,37 +100,6 @@ func IsRetryable(err error) bool {
 	return false
 }
 
-// permanentBrokerError lists the broker error codes that no retry fixes,
-// including UnknownTopicOrPartition, which kafka-go calls temporary because
-// it can be seen while a new topic propagates: the sink checks the topic at
-// start-up, so afterwards it means the topic was deleted.
-func permanentBrokerError(e kafkago.Error) bool {
-	switch e {
-	case kafkago.UnknownTopicOrPartition,
-		kafkago.InvalidTopic,
-		kafkago.TopicAuthorizationFailed,
-		kafkago.ClusterAuthorizationFailed,
-		kafkago.TransactionalIDAuthorizationFailed,
-		kafkago.SASLAuthenticationFailed,
-		kafkago.UnsupportedSASLMechanism,
-		kafkago.IllegalSASLState,
-		kafkago.MessageSizeTooLarge,
-		kafkago.RecordListTooLarge,
-		kafkago.InvalidRecord,
-		kafkago.InvalidRequiredAcks,
-		kafkago.InvalidRequest,
-		kafkago.UnsupportedVersion,
-		kafkago.UnsupportedForMessageFormat,
-		kafkago.UnsupportedCompressionType,
-		kafkago.PolicyViolation,
-		kafkago.InvalidPartitionNumber,
-		kafkago.InvalidReplicationFactor,
-		kafkago.TopicAlreadyExists:
-		return true
-	}
-	return false
-}
-
 // NotAppended reports whether err, returned by Publish, proves that none of
 // the records it concerns was appended to the topic, so that sending them
 // again cannot duplicate them: the writer was closed, a record was too large
@@ -168,17 +127,7 @@ func NotAppended(err error) bool {
 	}
 	var werr kafkago.WriteErrors
 	if errors.As(err, &werr) {
-		failed := 0
-		for _, e := range werr {
-			if e == nil {
-				continue
-			}
-			if !NotAppended(e) {
-				return false
-			}
-			failed++
-		}
-		return failed > 0
+		return everyFailed(werr, NotAppended)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
@@ -189,7 +138,7 @@ func NotAppended(err error) bool {
 	}
 	var kerr kafkago.Error
 	if errors.As(err, &kerr) {
-		return rejectedBeforeAppend(kerr)
+		return brokerCodes[kerr].rejected
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
@@ -207,39 +156,74 @@ func NotAppended(err error) bool {
 	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &verifyErr)
 }
 
-// rejectedBeforeAppend lists the produce error codes with which a partition
-// leader refuses a request without appending any of it. Codes such as
-// REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND, NETWORK_EXCEPTION,
-// KAFKA_STORAGE_ERROR or UNKNOWN_SERVER_ERROR are left out: the records may
+// brokerCode is what a broker error code means for the sink.
+type brokerCode struct {
+	// permanent: no retry fixes it; it needs a change of configuration
+	// or data.
+	permanent bool
+	// rejected: a partition leader that answers a produce request with
+	// it has appended none of the request.
+	rejected bool
+}
+
+// brokerCodes lists the broker error codes whose meaning the sink knows.
+// A code that is not here is retryable if kafka-go calls it temporary or a
+// timeout, and of unknown outcome for a produce request: REQUEST_TIMED_OUT,
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND, NETWORK_EXCEPTION, KAFKA_STORAGE_ERROR
+// and UNKNOWN_SERVER_ERROR are left out on purpose, since the records may
 // be in the log.
-func rejectedBeforeAppend(e kafkago.Error) bool {
-	switch e {
-	case kafkago.NotLeaderForPartition,
-		kafkago.LeaderNotAvailable,
-		kafkago.UnknownTopicOrPartition,
-		kafkago.NotEnoughReplicas,
-		kafkago.InvalidTopic,
-		kafkago.TopicAuthorizationFailed,
-		kafkago.ClusterAuthorizationFailed,
-		kafkago.SASLAuthenticationFailed,
-		kafkago.UnsupportedSASLMechanism,
-		kafkago.IllegalSASLState,
-		kafkago.MessageSizeTooLarge,
-		kafkago.RecordListTooLarge,
-		kafkago.InvalidRecord,
-		kafkago.InvalidMessage,
-		kafkago.InvalidMessageSize,
-		kafkago.InvalidTimestamp,
-		kafkago.InvalidRequiredAcks,
-		kafkago.InvalidRequest,
-		kafkago.UnsupportedVersion,
-		kafkago.UnsupportedForMessageFormat,
-		kafkago.UnsupportedCompressionType,
-		kafkago.PolicyViolation,
-		kafkago.InvalidPartitionNumber:
-		return true
+//
+// UNKNOWN_TOPIC_OR_PARTITION is permanent although kafka-go calls it
+// temporary (it can be seen while a new topic propagates): the sink checks
+// the topic at start-up, so afterwards it means the topic was deleted.
+var brokerCodes = map[kafkago.Error]brokerCode{
+	kafkago.NotLeaderForPartition: {rejected: true},
+	kafkago.LeaderNotAvailable:    {rejected: true},
+	kafkago.NotEnoughReplicas:     {rejected: true},
+
+	kafkago.UnknownTopicOrPartition:            {permanent: true, rejected: true},
+	kafkago.InvalidTopic:                       {permanent: true, rejected: true},
+	kafkago.TopicAuthorizationFailed:           {permanent: true, rejected: true},
+	kafkago.ClusterAuthorizationFailed:         {permanent: true, rejected: true},
+	kafkago.SASLAuthenticationFailed:           {permanent: true, rejected: true},
+	kafkago.UnsupportedSASLMechanism:           {permanent: true, rejected: true},
+	kafkago.IllegalSASLState:                   {permanent: true, rejected: true},
+	kafkago.MessageSizeTooLarge:                {permanent: true, rejected: true},
+	kafkago.RecordListTooLarge:                 {permanent: true, rejected: true},
+	kafkago.InvalidRecord:                      {permanent: true, rejected: true},
+	kafkago.InvalidRequiredAcks:                {permanent: true, rejected: true},
+	kafkago.InvalidRequest:                     {permanent: true, rejected: true},
+	kafkago.UnsupportedVersion:                 {permanent: true, rejected: true},
+	kafkago.UnsupportedForMessageFormat:        {permanent: true, rejected: true},
+	kafkago.UnsupportedCompressionType:         {permanent: true, rejected: true},
+	kafkago.PolicyViolation:                    {permanent: true, rejected: true},
+	kafkago.InvalidPartitionNumber:             {permanent: true, rejected: true},
+	kafkago.TransactionalIDAuthorizationFailed: {permanent: true},
+	kafkago.InvalidReplicationFactor:           {permanent: true},
+	kafkago.TopicAlreadyExists:                 {permanent: true},
+
+	// Rejected; retryable as kafka-go says: CORRUPT_MESSAGE (damaged in
+	// transit) is temporary, the other two are not.
+	kafkago.InvalidMessage:     {rejected: true},
+	kafkago.InvalidMessageSize: {rejected: true},
+	kafkago.InvalidTimestamp:   {rejected: true},
+}
+
+// everyFailed reports whether werr has at least one failed record and
+// every failed record's error satisfies is; its nil entries are records
+// that were acknowledged.
+func everyFailed(werr kafkago.WriteErrors, is func(error) bool) bool {
+	failed := 0
+	for _, e := range werr {
+		if e == nil {
+			continue
+		}
+		if !is(e) {
+			return false
+		}
+		failed++
 	}
-	return false
+	return failed > 0
 }
 
 // clientSideNoRoute reports kafka-go's own verdicts from its cluster
