@@ -19,8 +19,8 @@ func TestReplicasBackfillThePartitionsTheyOwn(t *testing.T) {
 	b := startReplica(t, s, extra...)
 	want := s.expected(t)
 	checkExactlyOnce(t, s.topic(t, len(want)), want)
-	waitUntil(t, "both replicas own partitions", func() bool { return a.assignments() >= 1 && b.assignments() >= 1 })
-	waitUntil(t, "no more catalog listing", func() bool {
+	waitFor(t, "both replicas own partitions", time.Minute, func() bool { return a.assignments() >= 1 && b.assignments() >= 1 })
+	waitFor(t, "no more catalog listing", time.Minute, func() bool {
 		s.sim.ResetCalls()
 		time.Sleep(time.Second)
 		return s.sim.Calls(ipstest.OpSearchAssets) == 0

@@ -138,7 +138,7 @@ func TestReplicasIntegrationShareOneCatalog(t *testing.T) {
 			}
 			want := s.expectedEntries(t)
 			checkExactlyOnce(t, s.readTopic(t, len(want), 90*time.Second), want)
-			waitUntil(t, "every replica owns partitions", func() bool {
+			waitFor(t, "every replica owns partitions", time.Minute, func() bool {
 				return !slices.ContainsFunc(rs, func(r *procReplica) bool { return !r.ownsPartitions() })
 			})
 			time.Sleep(2 * time.Second) // rounds started before the last rebalance end
@@ -186,7 +186,7 @@ func TestReplicasIntegrationShareOneCatalog(t *testing.T) {
 			rs[0].cmd.Process.Signal(syscall.SIGTERM)
 			<-rs[0].done
 			fresh := startProcReplica(t, bin, s, "fresh", "-poll-interval", "1s")
-			waitUntil(t, "the new replica owns partitions", fresh.ownsPartitions)
+			waitFor(t, "the new replica owns partitions", time.Minute, fresh.ownsPartitions)
 			time.Sleep(3 * time.Second)
 			checkExactlyOnce(t, s.readTopic(t, len(want), 30*time.Second), want)
 		})
@@ -204,8 +204,8 @@ func TestReplicasIntegrationSIGKILLMidBackfill(t *testing.T) {
 	s := newRealStack(t, 1500, 3, ipstest.WithLatency(15*time.Millisecond))
 	a := startProcReplica(t, bin, s, "a", "-poll-interval", "1s")
 	b := startProcReplica(t, bin, s, "b", "-poll-interval", "1s")
-	waitUntil(t, "both replicas own partitions", func() bool { return a.ownsPartitions() && b.ownsPartitions() })
-	waitUntil(t, "a is in the middle of its assets", func() bool { return len(a.resetPolledPeek()) > 150 })
+	waitFor(t, "both replicas own partitions", time.Minute, func() bool { return a.ownsPartitions() && b.ownsPartitions() })
+	waitFor(t, "a is in the middle of its assets", time.Minute, func() bool { return len(a.resetPolledPeek()) > 150 })
 
 	var aAssets []int
 	a.mu.Lock()
@@ -249,7 +249,7 @@ func TestReplicasIntegrationSIGSTOPPastSession(t *testing.T) {
 	b := startProcReplica(t, bin, s, "b", "-poll-interval", "500ms")
 	want := s.expectedEntries(t)
 	checkExactlyOnce(t, s.readTopic(t, len(want), 60*time.Second), want)
-	waitUntil(t, "both replicas own partitions", func() bool { return a.ownsPartitions() && b.ownsPartitions() })
+	waitFor(t, "both replicas own partitions", time.Minute, func() bool { return a.ownsPartitions() && b.ownsPartitions() })
 
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -267,8 +267,8 @@ func TestReplicasIntegrationSIGSTOPPastSession(t *testing.T) {
 	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the resumed replica notices its pause", func() bool { return strings.Contains(a.log(), "paused for longer") })
-	waitUntil(t, "the resumed replica owns partitions again", func() bool {
+	waitFor(t, "the resumed replica notices its pause", time.Minute, func() bool { return strings.Contains(a.log(), "paused for longer") })
+	waitFor(t, "the resumed replica owns partitions again", time.Minute, func() bool {
 		lines := strings.Split(a.log(), "\n")
 		return len(lines) > before && strings.Contains(strings.Join(lines[before:], "\n"), `"msg":"group assignment"`) && a.ownsPartitions()
 	})
@@ -301,7 +301,7 @@ func TestReplicasIntegrationFailoverTime(t *testing.T) {
 	b := startProcReplica(t, bin, s, "b", "-poll-interval", "1s")
 	want := s.expectedEntries(t)
 	checkExactlyOnce(t, s.readTopic(t, len(want), 60*time.Second), want)
-	waitUntil(t, "both replicas own partitions", func() bool { return a.ownsPartitions() && b.ownsPartitions() })
+	waitFor(t, "both replicas own partitions", time.Minute, func() bool { return a.ownsPartitions() && b.ownsPartitions() })
 	time.Sleep(2 * time.Second)
 	a.resetPolled()
 	time.Sleep(2 * time.Second)

@@ -23,7 +23,7 @@ func TestIntegrationKillsBrokerUnderReplicas(t *testing.T) {
 	b := startProcReplica(t, bin, s, "b", "-poll-interval", "200ms", "-kafka-retry-max", "0")
 	want := s.expectedEntries(t)
 	checkExactlyOnce(t, s.readTopic(t, len(want), 60*time.Second), want)
-	waitUntil(t, "both replicas own partitions", func() bool { return a.ownsPartitions() && b.ownsPartitions() })
+	waitFor(t, "both replicas own partitions", time.Minute, func() bool { return a.ownsPartitions() && b.ownsPartitions() })
 
 	activity, stopActivity := context.WithCancel(t.Context())
 	defer stopActivity()

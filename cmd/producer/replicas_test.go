@@ -146,17 +146,6 @@ func (r *replica) assignments() int {
 	return n
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestReplicasShareTheCatalogAndTakeOver: two replicas on one state topic
 // poll disjoint halves of the catalog that together cover it, publish
 // every entry once, and when one leaves the other takes its assets over
@@ -168,12 +157,12 @@ func TestReplicasShareTheCatalogAndTakeOver(t *testing.T) {
 	checkExactlyOnce(t, s.topic(t, len(want)), want)
 
 	b := startReplica(t, s)
-	waitUntil(t, "both replicas own partitions", func() bool { return a.assignments() >= 2 && b.assignments() >= 1 })
+	waitFor(t, "both replicas own partitions", time.Minute, func() bool { return a.assignments() >= 2 && b.assignments() >= 1 })
 	time.Sleep(time.Second) // let the rounds started before the rebalance end
 	a.resetPolled()
 	b.resetPolled()
 	var pa, pb map[string]int
-	waitUntil(t, "every asset was polled again", func() bool {
+	waitFor(t, "every asset was polled again", time.Minute, func() bool {
 		pa, pb = a.peekPolled(), b.peekPolled()
 		for _, asset := range s.sim.AssetHandles() {
 			if pa[asset]+pb[asset] == 0 {
@@ -207,7 +196,7 @@ func TestReplicasShareTheCatalogAndTakeOver(t *testing.T) {
 
 	// A new replica from an empty working directory publishes nothing again.
 	c := startReplica(t, s)
-	waitUntil(t, "the new replica owns partitions", func() bool { return c.assignments() >= 1 })
+	waitFor(t, "the new replica owns partitions", time.Minute, func() bool { return c.assignments() >= 1 })
 	time.Sleep(time.Second)
 	checkExactlyOnce(t, s.topic(t, len(want)), want)
 }
@@ -413,7 +402,7 @@ func TestReplicasBrokerRestartedUnderLoad(t *testing.T) {
 	b := startReplica(t, s, "-kafka-retry-max", "0")
 	want := s.expected(t)
 	s.topic(t, len(want))
-	waitUntil(t, "both replicas own partitions", func() bool { return a.assignments() >= 1 && b.assignments() >= 1 })
+	waitFor(t, "both replicas own partitions", time.Minute, func() bool { return a.assignments() >= 1 && b.assignments() >= 1 })
 
 	var all []int
 	for i := range 60 {
