@@ -239,9 +239,12 @@ func (r *procReplica) resetPolledPeek() map[string]int {
 }
 
 // TestReplicasIntegrationSIGSTOPPastSession: a replica paused with SIGSTOP
-// past the session timeout loses its partitions to the other; resumed, it
-// publishes nothing for them (it notices the pause before the coordinator
-// tells it), rejoins, and the topic holds every entry exactly once.
+// in the middle of a round, past the session timeout, loses its partitions
+// to the other. IPS answers its calls during the pause with entries that
+// the other replica publishes meanwhile; resumed, it holds those answers but
+// publishes nothing for the assets it lost (it notices the pause before the
+// coordinator tells it), rejoins, and the topic holds every entry exactly
+// once.
 func TestReplicasIntegrationSIGSTOPPastSession(t *testing.T) {
 	bin := buildProducer(t)
 	s := newRealStack(t, 120, 3)
@@ -251,6 +254,12 @@ func TestReplicasIntegrationSIGSTOPPastSession(t *testing.T) {
 	checkExactlyOnce(t, s.readTopic(t, len(want), 60*time.Second), want)
 	waitFor(t, "both replicas own partitions", time.Minute, func() bool { return a.ownsPartitions() && b.ownsPartitions() })
 
+	// Every IPS answer now takes two seconds, so a round of a is mostly calls
+	// in flight: stopped in the middle of one, a has asked for logs that
+	// IPS answers during the pause, with the entries added below.
+	s.sim.SetLatency(2 * time.Second)
+	a.resetPolled()
+	waitFor(t, "a has calls in flight", time.Minute, func() bool { return len(a.resetPolledPeek()) >= 4 })
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -261,8 +270,9 @@ func TestReplicasIntegrationSIGSTOPPastSession(t *testing.T) {
 	s.sim.AddActivity(all, 1)
 	want = s.expectedEntries(t)
 	// b alone publishes everything, the paused replica's assets included.
-	checkExactlyOnce(t, s.readTopic(t, len(want), 60*time.Second), want)
+	checkExactlyOnce(t, s.readTopic(t, len(want), 90*time.Second), want)
 	time.Sleep(realSessionTimeout) // well past the session timeout
+	s.sim.SetLatency(0)
 	before := strings.Count(a.log(), "\n")
 	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -285,7 +295,16 @@ func TestReplicasIntegrationSIGSTOPPastSession(t *testing.T) {
 	want = s.expectedEntries(t)
 	time.Sleep(3 * time.Second)
 	checkExactlyOnce(t, s.readTopic(t, len(want), 60*time.Second), want)
-	t.Logf("integration: SIGSTOP past the session timeout, then SIGCONT: %d entries exactly once", len(want))
+	// The pause did catch a in the middle of a round: it held answers when
+	// it resumed, and dropped them.
+	dropped := strings.Count(a.log(), `"msg":"asset handed over to another replica"`)
+	if dropped == 0 {
+		t.Error("the resumed replica dropped no asset: the pause did not catch it with IPS answers in hand")
+	}
+	if !t.Failed() {
+		t.Logf("integration: SIGSTOP mid-round past the session timeout, then SIGCONT: %d entries exactly once; %d assets' answers held at the resume were dropped",
+			len(want), dropped)
+	}
 }
 
 // TestReplicasIntegrationFailoverTime: two replicas in steady state; one is
