@@ -1,19 +1,12 @@
 package kafka_test
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"io"
-	"net"
-	"os"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 
 	kafkago "github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/protocol"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -21,50 +14,6 @@ import (
 	"github.com/assetjoblog/assetjoblog/internal/kafka/kafkatest"
 	"github.com/assetjoblog/assetjoblog/pipeline"
 )
-
-func TestNotAppended(t *testing.T) {
-	dialErr := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
-	readErr := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
-	wrap := func(err error) error { return fmt.Errorf("kafka: publish to topic %q: %w", "t", err) }
-	cases := []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"nil", nil, false},
-		{"connection refused at dial", dialErr, true},
-		{"unknown host", &net.DNSError{Err: "no such host", Name: "kafka", IsNotFound: true}, true},
-		{"connection lost after sending", wrap(readErr), false},
-		{"EOF", wrap(io.EOF), false},
-		{"client timeout", wrap(context.DeadlineExceeded), false},
-		{"cancelled", wrap(context.Canceled), false},
-		{"not leader", kafkago.NotLeaderForPartition, true},
-		{"leader not available", wrap(kafkago.LeaderNotAvailable), true},
-		{"unknown topic or partition", kafkago.UnknownTopicOrPartition, true},
-		{"not enough replicas", kafkago.NotEnoughReplicas, true},
-		{"not enough replicas after append", kafkago.NotEnoughReplicasAfterAppend, false},
-		{"request timed out", kafkago.RequestTimedOut, false},
-		{"network exception", kafkago.NetworkException, false},
-		{"storage error", kafkago.KafkaStorageError, false},
-		{"message too large (writer)", kafkago.MessageTooLargeError{}, true},
-		{"closed sink", kafka.ErrClosed, true},
-		{"topic missing from the client's metadata", wrap(fmt.Errorf("fetch request error: %w", protocol.ErrNoTopic)), true},
-		{"no leader in the client's metadata", kafkago.WriteErrors{protocol.ErrNoLeader, nil}, true},
-		{"unknown error", errors.New("something else"), false},
-		{"write errors, all rejected", kafkago.WriteErrors{kafkago.NotEnoughReplicas, kafkago.NotLeaderForPartition}, true},
-		{"write errors, one timed out", kafkago.WriteErrors{kafkago.NotEnoughReplicas, kafkago.RequestTimedOut}, false},
-		{"write errors, all nil", kafkago.WriteErrors{nil, nil}, false},
-		{"publish error, rejected", &kafka.PublishError{Topic: "t", Failed: 1, Total: 2, Err: kafkago.WriteErrors{nil, kafkago.NotLeaderForPartition}}, true},
-		{"publish error, timed out", &kafka.PublishError{Topic: "t", Failed: 2, Total: 2, Err: context.DeadlineExceeded}, false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if got := kafka.NotAppended(c.err); got != c.want {
-				t.Errorf("NotAppended(%v) = %t, want %t", c.err, got, c.want)
-			}
-		})
-	}
-}
 
 // watchProduce makes the cluster record the acks of every produce request
 // and answer the partitions listed in fail with their error code.
