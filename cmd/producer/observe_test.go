@@ -24,6 +24,21 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
+// metricsBase waits until the producer logging to stderr says where it
+// serves its metrics, and returns that base URL.
+func metricsBase(t *testing.T, stderr *syncBuffer) string {
+	t.Helper()
+	var base string
+	waitFor(t, "the metrics address in the log", 10*time.Second, func() bool {
+		m := metricsAddrRE.FindStringSubmatch(stderr.String())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	})
+	return base
+}
+
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -44,14 +59,7 @@ func TestMetricsHealthAndReadiness(t *testing.T) {
 	go func() {
 		done <- run(ctx, s.args("-metrics-addr", "127.0.0.1:0", "-poll-interval", "100ms", "-log-level", "info"), s.env(), &stdout, &stderr)
 	}()
-	var base string
-	waitFor(t, "the metrics address in the log", 10*time.Second, func() bool {
-		m := metricsAddrRE.FindStringSubmatch(stderr.String())
-		if m != nil {
-			base = m[1]
-		}
-		return m != nil
-	})
+	base := metricsBase(t, &stderr)
 	if code, body := get(t, base+"/healthz"); code != 200 {
 		t.Errorf("/healthz: got %d %q, want 200", code, body)
 	}
@@ -91,14 +99,7 @@ func TestReadinessBeforeFirstRound(t *testing.T) {
 	go func() {
 		done <- run(ctx, s.args("-metrics-addr", "127.0.0.1:0", "-shutdown-timeout", "100ms"), s.env(), &stdout, &stderr)
 	}()
-	var base string
-	waitFor(t, "the metrics address in the log", 10*time.Second, func() bool {
-		m := metricsAddrRE.FindStringSubmatch(stderr.String())
-		if m != nil {
-			base = m[1]
-		}
-		return m != nil
-	})
+	base := metricsBase(t, &stderr)
 	if code, _ := get(t, base+"/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz before any round: got %d, want 503", code)
 	}

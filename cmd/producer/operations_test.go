@@ -240,14 +240,7 @@ func scrapeProducer(t *testing.T) string {
 	go func() {
 		done <- run(ctx, s.args("-metrics-addr", "127.0.0.1:0", "-poll-interval", "100ms", "-log-level", "info"), s.env(), &stdout, &stderr)
 	}()
-	var base string
-	waitFor(t, "the metrics address in the log", 10*time.Second, func() bool {
-		m := metricsAddrRE.FindStringSubmatch(stderr.String())
-		if m != nil {
-			base = m[1]
-		}
-		return m != nil
-	})
+	base := metricsBase(t, &stderr)
 	waitFor(t, "two rounds", 10*time.Second, func() bool { return strings.Count(stderr.String(), `"msg":"round done"`) >= 2 })
 	code, page := get(t, base+"/metrics")
 	if code != 200 {
