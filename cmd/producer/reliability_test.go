@@ -272,10 +272,12 @@ func TestRetryAfterBeyondRetryBudgetGivesUp(t *testing.T) {
 	}
 }
 
-// TestBrokerRestart stops the broker while the producer runs in continuous
-// mode, adds IPS activity, and starts the broker again on the same port and
-// data: the producer resumes by itself and publishes everything.
-func TestBrokerRestart(t *testing.T) {
+// restartableBroker returns a func that starts a one-broker kfake cluster
+// on the same port and data directory each time, so that a test can stop
+// the broker and start it again; seed creates the test topic (3
+// partitions). opts are added to every start.
+func restartableBroker(t *testing.T, opts ...kfake.Opt) func(seed bool) *kfake.Cluster {
+	t.Helper()
 	dataDir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -283,18 +285,25 @@ func TestBrokerRestart(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	start := func(seed bool) *kfake.Cluster {
-		opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(dataDir)}
+	return func(seed bool) *kfake.Cluster {
+		o := append([]kfake.Opt{kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(dataDir)}, opts...)
 		if seed {
-			opts = append(opts, kfake.SeedTopics(3, testTopic))
+			o = append(o, kfake.SeedTopics(3, testTopic))
 		}
-		c, err := kfake.NewCluster(opts...)
+		c, err := kfake.NewCluster(o...)
 		if err != nil {
 			t.Fatalf("start broker: %v", err)
 		}
 		t.Cleanup(c.Close)
 		return c
 	}
+}
+
+// TestBrokerRestart stops the broker while the producer runs in continuous
+// mode, adds IPS activity, and starts the broker again on the same port and
+// data: the producer resumes by itself and publishes everything.
+func TestBrokerRestart(t *testing.T) {
+	start := restartableBroker(t)
 	first := start(true)
 	s := newStack(t, 5, 3)
 	s.brokers = first.ListenAddrs()

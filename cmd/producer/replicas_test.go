@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -374,26 +373,7 @@ func lastBytes(s string, n int) string {
 // broker: those writes are abandoned, not sent after the new owner has
 // read the partition back.
 func TestReplicasBrokerRestartedUnderLoad(t *testing.T) {
-	dataDir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	start := func(seed bool) *kfake.Cluster {
-		opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(dataDir),
-			kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "1000"})}
-		if seed {
-			opts = append(opts, kfake.SeedTopics(3, testTopic))
-		}
-		c, err := kfake.NewCluster(opts...)
-		if err != nil {
-			t.Fatalf("start broker: %v", err)
-		}
-		t.Cleanup(c.Close)
-		return c
-	}
+	start := restartableBroker(t, kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "1000"}))
 	first := start(true)
 	sim := ipstest.NewServer(ipstest.WithCredentials(testUser, testPassword), ipstest.WithCatalog(60, 3))
 	t.Cleanup(sim.Close)
