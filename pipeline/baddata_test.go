@@ -114,7 +114,7 @@ func TestMalformedEntryIsDeadLetteredOnce(t *testing.T) {
 					t.Errorf("error line: got %v", l)
 				}
 			}
-			if got := counter(t, o.reg, "assetjoblog_dead_letters_total", "malformed"); got != 1 {
+			if got, _ := metricValue(t, o.reg, "assetjoblog_dead_letters_total", "reason", "malformed"); got != 1 {
 				t.Errorf("assetjoblog_dead_letters_total{reason=malformed}: got %v, want 1", got)
 			}
 
@@ -188,7 +188,7 @@ func TestOversizedEntryIsDeadLetteredOnce(t *testing.T) {
 				d.LogDate == nil || !d.LogDate.Equal(t0.Add(time.Minute)) || !strings.Contains(d.Error, "too large") {
 				t.Errorf("dead letter: got %+v", d)
 			}
-			if got := counter(t, o.reg, "assetjoblog_dead_letters_total", "too_large"); got != 1 {
+			if got, _ := metricValue(t, o.reg, "assetjoblog_dead_letters_total", "reason", "too_large"); got != 1 {
 				t.Errorf("assetjoblog_dead_letters_total{reason=too_large}: got %v, want 1", got)
 			}
 		})

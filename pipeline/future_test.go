@@ -61,31 +61,6 @@ func (l *logLines) withMessage(t *testing.T, prefix string) []map[string]any {
 	return out
 }
 
-// counter returns the value of a counter (with the given label values, in
-// order) from reg, 0 when it has not been set.
-func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range f.GetMetric() {
-			for i, lp := range m.GetLabel() {
-				if i >= len(labels) || lp.GetValue() != labels[i] {
-					continue metrics
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
-}
-
 // observed is a poller test harness with a settable clock, a JSON log and
 // its own metrics registry.
 type observed struct {
@@ -173,7 +148,7 @@ func TestFutureDatedEntryHidesNothing(t *testing.T) {
 	if w["asset"] != "a|1" || w["log_date"] != now.Add(9*time.Hour).Format(time.RFC3339Nano) || w["observed_at"] != now.Format(time.RFC3339Nano) {
 		t.Errorf("warning: got %v, want asset a|1, log_date %v, observed_at %v", w, now.Add(9*time.Hour), now)
 	}
-	if got := counter(t, o.reg, "assetjoblog_future_dated_entries_total"); got != 1 {
+	if got, _ := metricValue(t, o.reg, "assetjoblog_future_dated_entries_total"); got != 1 {
 		t.Errorf("assetjoblog_future_dated_entries_total: got %v, want 1", got)
 	}
 	cp, _ := cps.LoadAsset(pipeline.AssetKey{CompanyHandle: "c|6", AssetHandle: "a|1"})
