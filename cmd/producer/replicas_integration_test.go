@@ -193,6 +193,19 @@ func TestReplicasIntegrationShareOneCatalog(t *testing.T) {
 	}
 }
 
+// twoReplicasSettled starts replicas a and b with the flags extra and
+// waits until the catalog is on the topic exactly once and both own
+// partitions of the state topic.
+func twoReplicasSettled(t *testing.T, bin string, s *realStack, extra ...string) (a, b *procReplica) {
+	t.Helper()
+	a = startProcReplica(t, bin, s, "a", extra...)
+	b = startProcReplica(t, bin, s, "b", extra...)
+	want := s.expectedEntries(t)
+	checkExactlyOnce(t, s.readTopic(t, len(want), 60*time.Second), want)
+	waitFor(t, "both replicas own partitions", time.Minute, func() bool { return a.ownsPartitions() && b.ownsPartitions() })
+	return a, b
+}
+
 // TestReplicasIntegrationSIGKILLMidBackfill: two replicas work through a
 // catalog slowly; one is killed with SIGKILL in the middle. The other takes
 // its partitions over, reads them back, and every entry ends up on the
@@ -248,11 +261,7 @@ func (r *procReplica) resetPolledPeek() map[string]int {
 func TestReplicasIntegrationSIGSTOPPastSession(t *testing.T) {
 	bin := buildProducer(t)
 	s := newRealStack(t, 120, 3)
-	a := startProcReplica(t, bin, s, "a", "-poll-interval", "500ms")
-	b := startProcReplica(t, bin, s, "b", "-poll-interval", "500ms")
-	want := s.expectedEntries(t)
-	checkExactlyOnce(t, s.readTopic(t, len(want), 60*time.Second), want)
-	waitFor(t, "both replicas own partitions", time.Minute, func() bool { return a.ownsPartitions() && b.ownsPartitions() })
+	a, _ := twoReplicasSettled(t, bin, s, "-poll-interval", "500ms")
 
 	// Every IPS answer now takes two seconds, so a round of a is mostly calls
 	// in flight: stopped in the middle of one, a has asked for logs that
@@ -268,7 +277,7 @@ func TestReplicasIntegrationSIGSTOPPastSession(t *testing.T) {
 		all = append(all, i)
 	}
 	s.sim.AddActivity(all, 1)
-	want = s.expectedEntries(t)
+	want := s.expectedEntries(t)
 	// b alone publishes everything, the paused replica's assets included.
 	checkExactlyOnce(t, s.readTopic(t, len(want), 90*time.Second), want)
 	time.Sleep(realSessionTimeout) // well past the session timeout
@@ -316,11 +325,7 @@ func TestReplicasIntegrationSIGSTOPPastSession(t *testing.T) {
 func TestReplicasIntegrationFailoverTime(t *testing.T) {
 	bin := buildProducer(t)
 	s := newRealStack(t, 120, 2)
-	a := startProcReplica(t, bin, s, "a", "-poll-interval", "1s")
-	b := startProcReplica(t, bin, s, "b", "-poll-interval", "1s")
-	want := s.expectedEntries(t)
-	checkExactlyOnce(t, s.readTopic(t, len(want), 60*time.Second), want)
-	waitFor(t, "both replicas own partitions", time.Minute, func() bool { return a.ownsPartitions() && b.ownsPartitions() })
+	a, _ := twoReplicasSettled(t, bin, s, "-poll-interval", "1s")
 	time.Sleep(2 * time.Second)
 	a.resetPolled()
 	time.Sleep(2 * time.Second)
@@ -339,7 +344,7 @@ func TestReplicasIntegrationFailoverTime(t *testing.T) {
 	}
 	killed := time.Now()
 	s.sim.AddActivity(aAssets, 1)
-	want = s.expectedEntries(t)
+	want := s.expectedEntries(t)
 	got := s.readTopic(t, len(want), 60*time.Second)
 	took := time.Since(killed)
 	checkExactlyOnce(t, got, want)

@@ -19,11 +19,7 @@ func TestIntegrationKillsBrokerUnderReplicas(t *testing.T) {
 	s := newRealStack(t, 120, 2)
 	kafkaSh := brokerControl(t)
 
-	a := startProcReplica(t, bin, s, "a", "-poll-interval", "200ms", "-kafka-retry-max", "0")
-	b := startProcReplica(t, bin, s, "b", "-poll-interval", "200ms", "-kafka-retry-max", "0")
-	want := s.expectedEntries(t)
-	checkExactlyOnce(t, s.readTopic(t, len(want), 60*time.Second), want)
-	waitFor(t, "both replicas own partitions", time.Minute, func() bool { return a.ownsPartitions() && b.ownsPartitions() })
+	twoReplicasSettled(t, bin, s, "-poll-interval", "200ms", "-kafka-retry-max", "0")
 
 	activity, stopActivity := context.WithCancel(t.Context())
 	defer stopActivity()
@@ -36,7 +32,7 @@ func TestIntegrationKillsBrokerUnderReplicas(t *testing.T) {
 	stopActivity()
 	time.Sleep(200 * time.Millisecond)
 
-	want = s.expectedEntries(t)
+	want := s.expectedEntries(t)
 	got := s.readTopic(t, len(want), 60*time.Second)
 	time.Sleep(3 * time.Second) // anything sent twice would show by now
 	got = s.readTopic(t, len(want), 60*time.Second)
