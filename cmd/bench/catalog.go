@@ -72,24 +72,11 @@ func catalogBackfill(ctx context.Context, e *env, c *collector, notes *[]string)
 		}
 		begin := time.Now()
 		p.wait()
-		var hwm int64
-		ticker := time.NewTicker(100 * time.Millisecond)
-	loop:
-		for {
-			select {
-			case <-p.done:
-				break loop
-			case <-ticker.C:
-				h, _ := procMemory(p.cmd.Process.Pid)
-				hwm = max(hwm, h)
-			case <-ctx.Done():
-				ticker.Stop()
-				p.stop(5 * time.Second)
-				b.Close()
-				return ctx.Err()
-			}
+		hwm, _, err := p.sampleMemory(ctx, 0)
+		if err != nil {
+			b.Close()
+			return err
 		}
-		ticker.Stop()
 		wall := time.Since(begin)
 		b.Close()
 		if p.err != nil {

@@ -93,33 +93,10 @@ func memoryRun(ctx context.Context, e *env, c *collector, url string, b *broker,
 		return err
 	}
 	p.wait()
-	pid := p.cmd.Process.Pid
-	var hwm, rss int64 // kB
-	ticker := time.NewTicker(100 * time.Millisecond)
-	defer ticker.Stop()
-	deadline := time.After(cfg.MemFor)
 	begin := time.Now()
-	stopped := false
-loop:
-	for {
-		select {
-		case <-p.done:
-			break loop
-		case <-ticker.C:
-			h, r := procMemory(pid)
-			hwm, rss = max(hwm, h), max(rss, r)
-		case <-deadline:
-			if !stopped {
-				stopped = true
-				_ = p.cmd.Process.Signal(syscall.SIGTERM)
-				deadline = time.After(30 * time.Second)
-			} else {
-				_ = p.cmd.Process.Kill()
-			}
-		case <-ctx.Done():
-			p.stop(5 * time.Second)
-			return ctx.Err()
-		}
+	hwm, rss, err := p.sampleMemory(ctx, cfg.MemFor)
+	if err != nil {
+		return err
 	}
 	elapsed := time.Since(begin)
 	// ru_maxrss is not used: Linux carries a process's maxrss across
@@ -191,4 +168,40 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// sampleMemory waits for the child to exit and returns its peak memory
+// (VmHWM) and the largest resident size it saw (VmRSS), in kB, sampled every
+// 100 ms. With stopAfter > 0 it stops the child (SIGTERM) after that long,
+// and kills it 30 s later. A cancelled ctx stops the child and returns
+// ctx.Err().
+func (c *child) sampleMemory(ctx context.Context, stopAfter time.Duration) (hwm, rss int64, err error) {
+	pid := c.cmd.Process.Pid
+	ticker := time.NewTicker(100 * time.Millisecond)
+	defer ticker.Stop()
+	var deadline <-chan time.Time
+	if stopAfter > 0 {
+		deadline = time.After(stopAfter)
+	}
+	stopped := false
+	for {
+		select {
+		case <-c.done:
+			return hwm, rss, nil
+		case <-ticker.C:
+			h, r := procMemory(pid)
+			hwm, rss = max(hwm, h), max(rss, r)
+		case <-deadline:
+			if !stopped {
+				stopped = true
+				_ = c.cmd.Process.Signal(syscall.SIGTERM)
+				deadline = time.After(30 * time.Second)
+			} else {
+				_ = c.cmd.Process.Kill()
+			}
+		case <-ctx.Done():
+			c.stop(5 * time.Second)
+			return hwm, rss, ctx.Err()
+		}
+	}
 }
