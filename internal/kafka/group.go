@@ -111,11 +111,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	tlsConfig, err := cfg.Kafka.TLS.build()
-	if err != nil {
-		return nil, err
-	}
-	mechanism, err := cfg.Kafka.SASL.mechanism()
+	tlsConfig, mechanism, err := cfg.Kafka.security()
 	if err != nil {
 		return nil, err
 	}

@@ -64,11 +64,7 @@ func NewSink(ctx context.Context, cfg Config) (*Sink, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	tlsConfig, err := cfg.TLS.build()
-	if err != nil {
-		return nil, err
-	}
-	mechanism, err := cfg.SASL.mechanism()
+	transport, tlsConfig, err := cfg.newTransport()
 	if err != nil {
 		return nil, err
 	}
@@ -77,12 +73,6 @@ func NewSink(ctx context.Context, cfg Config) (*Sink, error) {
 		return nil, err
 	}
 
-	transport := &kafkago.Transport{
-		DialTimeout: cfg.DialTimeout,
-		ClientID:    cfg.ClientID,
-		TLS:         tlsConfig,
-		SASL:        mechanism,
-	}
 	addr := kafkago.TCP(cfg.Brokers...)
 	logger := cfg.Logger
 	admin, err := newAdminClient(cfg, tlsConfig)
@@ -457,6 +447,30 @@ func compression(name string) (kafkago.Compression, error) {
 		return kafkago.Zstd, nil
 	}
 	return 0, &ConfigError{Field: "Compression", Problem: fmt.Sprintf("%q is not a codec", name)}
+}
+
+// security returns the TLS configuration (nil when TLS is off) and the SASL
+// mechanism (nil for none) of every connection to c's brokers.
+func (c Config) security() (*tls.Config, sasl.Mechanism, error) {
+	tlsConfig, err := c.TLS.build()
+	if err != nil {
+		return nil, nil, err
+	}
+	mechanism, err := c.SASL.mechanism()
+	if err != nil {
+		return nil, nil, err
+	}
+	return tlsConfig, mechanism, nil
+}
+
+// newTransport returns the kafka-go Transport of c's brokers and its TLS
+// configuration.
+func (c Config) newTransport() (*kafkago.Transport, *tls.Config, error) {
+	tlsConfig, mechanism, err := c.security()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &kafkago.Transport{DialTimeout: c.DialTimeout, ClientID: c.ClientID, TLS: tlsConfig, SASL: mechanism}, tlsConfig, nil
 }
 
 // build returns the *tls.Config for the transport, or nil when TLS is off.

@@ -106,19 +106,9 @@ func OpenStateStore(ctx context.Context, cfg StateStoreConfig) (*StateStore, err
 	case cfg.Group == "" || cfg.Company == "":
 		return nil, &ConfigError{Field: "Group", Problem: "group and company are required"}
 	}
-	tlsConfig, err := cfg.Kafka.TLS.build()
+	transport, _, err := cfg.Kafka.newTransport()
 	if err != nil {
 		return nil, err
-	}
-	mechanism, err := cfg.Kafka.SASL.mechanism()
-	if err != nil {
-		return nil, err
-	}
-	transport := &kafkago.Transport{
-		DialTimeout: cfg.Kafka.DialTimeout,
-		ClientID:    cfg.Kafka.ClientID,
-		TLS:         tlsConfig,
-		SASL:        mechanism,
 	}
 	s := &StateStore{
 		cfg:       cfg,
