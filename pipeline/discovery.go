@@ -204,10 +204,10 @@ func (p *Poller) discoveryRound(ctx context.Context) (RoundStats, error) {
 	return stats, nil
 }
 
-// listJobs returns every job that started in [start, end], splitting the
-// window while getJobLogs answers with a full page (which may be truncated).
-func (p *Poller) listJobs(ctx context.Context, start, end time.Time, stats *RoundStats) ([]Job, error) {
-	d := p.cfg.Discovery
+// jobLogs makes one getJobLogs call for the jobs started in [start, end],
+// at most rows of them, with the rate limit and the retries of every IPS
+// call; stats counts the calls.
+func (p *Poller) jobLogs(ctx context.Context, start, end time.Time, rows int, stats *RoundStats) ([]Job, error) {
 	var jobs []Job
 	err := p.retrySource().Do(ctx, func(ctx context.Context) error {
 		if err := p.wait(ctx); err != nil {
@@ -215,9 +215,17 @@ func (p *Poller) listJobs(ctx context.Context, start, end time.Time, stats *Roun
 		}
 		stats.JobLogCalls++
 		var err error
-		jobs, err = d.Jobs.JobLogs(ctx, p.cfg.CompanyHandle, start, end, d.NumRows)
+		jobs, err = p.cfg.Discovery.Jobs.JobLogs(ctx, p.cfg.CompanyHandle, start, end, rows)
 		return err
 	})
+	return jobs, err
+}
+
+// listJobs returns every job that started in [start, end], splitting the
+// window while getJobLogs answers with a full page (which may be truncated).
+func (p *Poller) listJobs(ctx context.Context, start, end time.Time, stats *RoundStats) ([]Job, error) {
+	d := p.cfg.Discovery
+	jobs, err := p.jobLogs(ctx, start, end, d.NumRows, stats)
 	if err != nil {
 		err = fmt.Errorf("list jobs of company %q from %s to %s: %w", p.cfg.CompanyHandle,
 			start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano), err)
@@ -265,16 +273,7 @@ func (p *Poller) listDenseWindow(ctx context.Context, start, end time.Time, stat
 	for rows := d.NumRows * 4; rows <= maxDenseRows; rows *= 4 {
 		p.cfg.Logger.Info("dense window: asking again with a larger row limit", "company", p.cfg.CompanyHandle,
 			"from", start, "to", end, "num_rows", rows)
-		var jobs []Job
-		err := p.retrySource().Do(ctx, func(ctx context.Context) error {
-			if err := p.wait(ctx); err != nil {
-				return err
-			}
-			stats.JobLogCalls++
-			var err error
-			jobs, err = d.Jobs.JobLogs(ctx, p.cfg.CompanyHandle, start, end, rows)
-			return err
-		})
+		jobs, err := p.jobLogs(ctx, start, end, rows, stats)
 		if err != nil {
 			err = fmt.Errorf("list %s with numRows %d (the window cannot be split further): %w", window(), rows, err)
 			if !p.fatal(err) {
