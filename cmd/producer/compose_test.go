@@ -173,15 +173,7 @@ func TestComposeCheckRejectsBrokenStacks(t *testing.T) {
 				t.Fatal(err)
 			}
 			err := checkCompose(t.Context(), broken, composeProjectDir)
-			if err == nil {
-				t.Fatalf("got no error, want one naming %q", tc.want)
-			}
-			t.Logf("rejected:\n%v", err)
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("got error:\n%v\nwant it to contain %q", err, w)
-				}
-			}
+			wantRejected(t, err, tc.want)
 		})
 	}
 }
@@ -932,4 +924,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// wantRejected fails the test unless err is an error whose text contains
+// every string of want.
+func wantRejected(t *testing.T, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want one naming %q", want)
+	}
+	t.Logf("rejected:\n%v", err)
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("got error:\n%v\nwant it to contain %q", err, w)
+		}
+	}
 }
