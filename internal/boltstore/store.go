@@ -31,6 +31,8 @@ var ErrLocked = errors.New("state file is in use by another process")
 // Store is a checkpoint store in one bbolt file: a pipeline.StateStore
 // with one bucket per pipeline.StateKind, and the pipeline's checkpoints
 // on top of it (LoadAsset, CommitAsset, ...). It is safe for concurrent use.
+// Open creates every bucket before it returns a Store, so its methods find
+// the bucket of each pipeline.StateKinds() kind.
 type Store struct {
 	*pipeline.Checkpoints
 	db   *bolt.DB
@@ -193,9 +195,9 @@ func (s *Store) Close() error {
 func (s *Store) Get(key pipeline.StateKey) ([]byte, error) {
 	var out []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(key.Kind))
-		if b == nil {
-			return nil
+		b, err := bucket(tx, key.Kind)
+		if err != nil {
+			return err
 		}
 		if v := b.Get(key.Bytes()); v != nil {
 			out = bytes.Clone(v) // bbolt's slice is valid only inside the transaction
@@ -212,7 +214,7 @@ func (s *Store) Get(key pipeline.StateKey) ([]byte, error) {
 // key. Concurrent calls share one transaction and one fsync (bbolt's Batch).
 func (s *Store) Put(key pipeline.StateKey, value []byte) error {
 	err := s.db.Batch(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists([]byte(key.Kind))
+		b, err := bucket(tx, key.Kind)
 		if err != nil {
 			return err
 		}
@@ -224,14 +226,20 @@ func (s *Store) Put(key pipeline.StateKey, value []byte) error {
 	return nil
 }
 
+// bucket returns the bucket of kind, which Open created if kind is one of
+// pipeline.StateKinds().
+func bucket(tx *bolt.Tx, kind pipeline.StateKind) (*bolt.Bucket, error) {
+	b := tx.Bucket([]byte(kind))
+	if b == nil {
+		return nil, fmt.Errorf("no bucket for state kind %q", kind)
+	}
+	return b, nil
+}
+
 // Stats reports how many assets and remembered event ids the store holds.
 func (s *Store) Stats() (assets, ids int, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(pipeline.StateAsset))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
+		return tx.Bucket([]byte(pipeline.StateAsset)).ForEach(func(k, v []byte) error {
 			cp, err := pipeline.DecodeAssetCheckpoint(pipeline.ParseStateKey(pipeline.StateAsset, k), v)
 			if err != nil {
 				return err
@@ -249,11 +257,7 @@ func (s *Store) Stats() (assets, ids int, err error) {
 func (s *Store) Each(fn func(key pipeline.StateKey, value []byte) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		for _, kind := range pipeline.StateKinds() {
-			b := tx.Bucket([]byte(kind))
-			if b == nil {
-				continue
-			}
-			if err := b.ForEach(func(k, v []byte) error {
+			if err := tx.Bucket([]byte(kind)).ForEach(func(k, v []byte) error {
 				return fn(pipeline.ParseStateKey(kind, k), bytes.Clone(v))
 			}); err != nil {
 				return err
