@@ -344,15 +344,20 @@ func (g *Group) WaitAssigned(ctx context.Context) error {
 // Owns reports whether the asset's partition is this member's in the
 // current generation.
 func (g *Group) Owns(asset string) bool {
-	cur := g.current.Load()
-	return cur != nil && cur.owned[g.cfg.Store.PartitionOf(asset)] && !cur.lost.Load() && g.awake()
+	return g.OwnsPartition(int32(g.cfg.Store.PartitionOf(asset)))
 }
 
 // OwnsPartition implements pipeline.Ownership: whether partition p (of the
 // state topic, and so of the data topic) is this member's now.
 func (g *Group) OwnsPartition(p int32) bool {
-	cur := g.current.Load()
-	return cur != nil && cur.owned[int(p)] && !cur.lost.Load() && g.awake()
+	return g.owns(g.current.Load(), int(p))
+}
+
+// owns reports whether generation cur (nil when there is none) gives this
+// member partition p and still holds: it was not lost to a pause and the
+// process is awake.
+func (g *Group) owns(cur *generation, p int) bool {
+	return cur != nil && cur.owned[p] && !cur.lost.Load() && g.awake()
 }
 
 // OwnedPartitions returns the partitions owned now, in order.
@@ -373,7 +378,7 @@ func (g *Group) OwnedPartitions() []int {
 // this member owns, unless the generation is ending.
 func (g *Group) Claim(asset string) (pipeline.Claim, bool) {
 	cur := g.current.Load()
-	if cur == nil || !cur.owned[g.cfg.Store.PartitionOf(asset)] || cur.lost.Load() || !g.awake() {
+	if !g.owns(cur, g.cfg.Store.PartitionOf(asset)) {
 		return nil, false
 	}
 	cur.mu.Lock()
