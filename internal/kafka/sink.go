@@ -38,9 +38,8 @@ type Sink struct {
 	// admin reads the topic back and asks what kafka-go cannot (franz-go).
 	admin *kgo.Client
 	tls   *tls.Config
-	// balancer and partitionIDs map keys to partitions as the writer does,
-	// over the partition count read at start-up.
-	balancer     *kafkago.Murmur2Balancer
+	// partitionIDs are the topic's partitions read at start-up, over which
+	// murmur2Partition maps keys as the writer does.
 	partitionIDs []int
 	// limit is the largest record the topic accepts, learnt at start-up.
 	limit RecordLimit
@@ -79,19 +78,17 @@ func NewSink(ctx context.Context, cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	balancer := &kafkago.Murmur2Balancer{}
 	s := &Sink{
 		cfg:       cfg,
 		admin:     admin,
 		tls:       tlsConfig,
-		balancer:  balancer,
 		brokers:   fmt.Sprint(cfg.Brokers),
 		transport: transport,
 		client:    &kafkago.Client{Addr: addr, Timeout: cfg.WriteTimeout, Transport: transport},
 		writer: &kafkago.Writer{
 			Addr:     addr,
 			Topic:    cfg.Topic,
-			Balancer: balancer,
+			Balancer: murmur2Balancer,
 			// One attempt per Publish: a retry inside the writer would
 			// re-send a batch whose first attempt may have been appended
 			// (a timeout says nothing about that). The pipeline owns the

@@ -275,11 +275,18 @@ func (s *StateStore) Topic() string { return s.cfg.Topic }
 // topic) that holds an asset: murmur2 of its handle, as the Java client and
 // the sink choose it.
 func (s *StateStore) PartitionOf(asset string) int {
-	return murmur2Partition(asset, s.partitions)
+	return murmur2Partition([]byte(asset), s.partitions)
 }
 
-func murmur2Partition(asset string, partitions []int) int {
-	return (&kafkago.Murmur2Balancer{}).Balance(kafkago.Message{Key: []byte(asset)}, partitions...)
+// murmur2Balancer places keyed records as the Java client does. It has no
+// state: the sink's writer, the sink's Partition and the state store all
+// use this one value, so data and state partitions agree.
+var murmur2Balancer kafkago.Murmur2Balancer
+
+// murmur2Partition returns the partition among ids that murmur2Balancer
+// chooses for key.
+func murmur2Partition(key []byte, ids []int) int {
+	return murmur2Balancer.Balance(kafkago.Message{Key: key}, ids...)
 }
 
 // partitionOfKey returns the partition a value is kept on.

@@ -81,7 +81,7 @@ func brokerError(err error) error {
 // partition count read at start-up, as the writer's balancer computes it.
 // It implements pipeline.Partitioner.
 func (s *Sink) Partition(key []byte) int32 {
-	return int32(s.balancer.Balance(kafkago.Message{Key: key}, s.partitionIDs...))
+	return int32(murmur2Partition(key, s.partitionIDs))
 }
 
 // Partitions returns the topic's partition count read at start-up.
