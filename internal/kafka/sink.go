@@ -124,12 +124,13 @@ func (s *Sink) Topic() string { return s.cfg.Topic }
 
 // ensureTopic checks the topic at start-up and creates it if allowed.
 func (s *Sink) ensureTopic(ctx context.Context) error {
-	exists, err := s.topicExists(ctx)
+	n, err := topicPartitions(ctx, s.client, s.brokers, s.cfg.Topic)
 	if err != nil {
 		return err
 	}
-	if exists {
-		return s.readPartitions(ctx)
+	if n > 0 {
+		s.partitionIDs = partitionRange(n)
+		return nil
 	}
 	if !s.cfg.CreateTopic {
 		return s.topicNotFound()
@@ -196,10 +197,7 @@ func (s *Sink) readPartitions(ctx context.Context) error {
 		}
 		for _, t := range md.Topics {
 			if t.Name == s.cfg.Topic && t.Error == nil && len(t.Partitions) > 0 {
-				s.partitionIDs = make([]int, len(t.Partitions))
-				for i := range s.partitionIDs {
-					s.partitionIDs[i] = i
-				}
+				s.partitionIDs = partitionRange(len(t.Partitions))
 				return nil
 			}
 		}
@@ -211,26 +209,37 @@ func (s *Sink) readPartitions(ctx context.Context) error {
 	}
 }
 
-// topicExists asks the cluster's metadata whether the topic exists and has
-// partitions.
-func (s *Sink) topicExists(ctx context.Context) (bool, error) {
-	md, err := s.client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{s.cfg.Topic}})
+// topicPartitions asks the cluster's metadata, through client, for the
+// partition count of topic: 0 when the topic does not exist or has no
+// partitions yet. brokers names the cluster in errors.
+func topicPartitions(ctx context.Context, client *kafkago.Client, brokers, topic string) (int, error) {
+	md, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return false, fmt.Errorf("kafka: metadata of topic %q from brokers %s: %w", s.cfg.Topic, s.brokers, err)
+		return 0, fmt.Errorf("kafka: metadata of topic %q from brokers %s: %w", topic, brokers, err)
 	}
 	for _, t := range md.Topics {
-		if t.Name != s.cfg.Topic {
+		if t.Name != topic {
 			continue
 		}
 		switch {
 		case errors.Is(t.Error, kafkago.UnknownTopicOrPartition):
-			return false, nil
+			return 0, nil
 		case t.Error != nil:
-			return false, fmt.Errorf("kafka: metadata of topic %q from brokers %s: %w", s.cfg.Topic, s.brokers, t.Error)
+			return 0, fmt.Errorf("kafka: metadata of topic %q from brokers %s: %w", topic, brokers, t.Error)
 		}
-		return len(t.Partitions) > 0, nil
+		return len(t.Partitions), nil
 	}
-	return false, nil
+	return 0, nil
+}
+
+// partitionRange returns the partition ids 0..n-1 of a topic with n
+// partitions.
+func partitionRange(n int) []int {
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = i
+	}
+	return ids
 }
 
 func (s *Sink) topicNotFound() error {
@@ -403,11 +412,11 @@ func (s *Sink) Ready(ctx context.Context) error {
 	if err := s.Ping(ctx); err != nil {
 		return err
 	}
-	exists, err := s.topicExists(ctx)
+	n, err := topicPartitions(ctx, s.client, s.brokers, s.cfg.Topic)
 	if err != nil {
 		return err
 	}
-	if !exists {
+	if n == 0 {
 		return s.topicNotFound()
 	}
 	return nil

@@ -126,7 +126,7 @@ func OpenStateStore(ctx context.Context, cfg StateStoreConfig) (*StateStore, err
 }
 
 func (s *StateStore) open(ctx context.Context) error {
-	n, err := s.partitionCount(ctx, s.cfg.Kafka.Topic)
+	n, err := topicPartitions(ctx, s.client, s.brokers, s.cfg.Kafka.Topic)
 	if err != nil {
 		return err
 	}
@@ -136,41 +136,17 @@ func (s *StateStore) open(ctx context.Context) error {
 	if err := s.ensureTopic(ctx, n); err != nil {
 		return err
 	}
-	s.partitions = make([]int, n)
-	for i := range s.partitions {
-		s.partitions[i] = i
-	}
+	s.partitions = partitionRange(n)
 	if err := s.Restore(ctx, []int{CompanyPartition}); err != nil {
 		return err
 	}
 	return s.claimOwner(ctx)
 }
 
-// partitionCount returns the topic's partition count, 0 when it does not exist.
-func (s *StateStore) partitionCount(ctx context.Context, topic string) (int, error) {
-	md, err := s.client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return 0, fmt.Errorf("kafka: metadata of topic %q from brokers %s: %w", topic, s.brokers, err)
-	}
-	for _, t := range md.Topics {
-		if t.Name != topic {
-			continue
-		}
-		switch {
-		case errors.Is(t.Error, kafkago.UnknownTopicOrPartition):
-			return 0, nil
-		case t.Error != nil:
-			return 0, fmt.Errorf("kafka: metadata of topic %q from brokers %s: %w", topic, s.brokers, t.Error)
-		}
-		return len(t.Partitions), nil
-	}
-	return 0, nil
-}
-
 // ensureTopic checks the state topic, creating it when allowed.
 func (s *StateStore) ensureTopic(ctx context.Context, want int) error {
 	topic := s.cfg.Topic
-	have, err := s.partitionCount(ctx, topic)
+	have, err := topicPartitions(ctx, s.client, s.brokers, topic)
 	if err != nil {
 		return err
 	}
@@ -194,7 +170,7 @@ func (s *StateStore) ensureTopic(ctx context.Context, want int) error {
 		}
 		// The metadata may lag the creation by a moment.
 		for range 50 {
-			if have, err = s.partitionCount(ctx, topic); err != nil || have > 0 {
+			if have, err = topicPartitions(ctx, s.client, s.brokers, topic); err != nil || have > 0 {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
