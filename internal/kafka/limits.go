@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -103,27 +104,44 @@ func (s *Sink) setRecordLimit(maxMessageBytes int, source string) {
 
 // describeInt reads one integer configuration of a resource.
 func (s *Sink) describeInt(ctx context.Context, typ kmsg.ConfigResourceType, name, config string) (int, error) {
+	values, err := s.describeConfigs(ctx, typ, name, config)
+	if err != nil {
+		return 0, err
+	}
+	v, ok := values[config]
+	if !ok {
+		return 0, fmt.Errorf("%s not in the answer", config)
+	}
+	return strconv.Atoi(v)
+}
+
+// describeConfigs reads the named configurations of a resource in one
+// DescribeConfigs request and returns those the broker gave a value, by
+// name. The error is the request's or the resource's, as the broker
+// reported it.
+func (s *Sink) describeConfigs(ctx context.Context, typ kmsg.ConfigResourceType, name string, configs ...string) (map[string]string, error) {
 	req := kmsg.NewPtrDescribeConfigsRequest()
 	r := kmsg.NewDescribeConfigsRequestResource()
 	r.ResourceType = typ
 	r.ResourceName = name
-	r.ConfigNames = []string{config}
+	r.ConfigNames = configs
 	req.Resources = append(req.Resources, r)
 	res, err := req.RequestWith(ctx, s.admin)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	values := map[string]string{}
 	for _, rr := range res.Resources {
 		if err := kerr.ErrorForCode(rr.ErrorCode); err != nil {
-			return 0, err
+			return nil, err
 		}
 		for _, c := range rr.Configs {
-			if c.Name == config && c.Value != nil {
-				return strconv.Atoi(*c.Value)
+			if c.Value != nil && slices.Contains(configs, c.Name) {
+				values[c.Name] = *c.Value
 			}
 		}
 	}
-	return 0, fmt.Errorf("%s not in the answer", config)
+	return values, nil
 }
 
 // anyBrokerID returns the id of a broker of the cluster.

@@ -77,39 +77,19 @@ func (s *Sink) DescribeTopic(ctx context.Context) (TopicInfo, error) {
 		return info, s.topicNotFound()
 	}
 
-	dc := kmsg.NewPtrDescribeConfigsRequest()
-	r := kmsg.NewDescribeConfigsRequestResource()
-	r.ResourceType = kmsg.ConfigResourceTypeTopic
-	r.ResourceName = s.cfg.Topic
-	r.ConfigNames = []string{"cleanup.policy", "retention.ms", "min.insync.replicas"}
-	dc.Resources = append(dc.Resources, r)
-	dres, err := dc.RequestWith(ctx, s.admin)
+	configs, err := s.describeConfigs(ctx, kmsg.ConfigResourceTypeTopic, s.cfg.Topic, "cleanup.policy", "retention.ms", "min.insync.replicas")
 	if err != nil {
 		return fail("configuration", err)
 	}
 	info.CleanupPolicy, info.RetentionMs, info.MinInSyncReplicas = "delete", 7*24*3600*1000, 1
-	for _, res := range dres.Resources {
-		if err := kerr.ErrorForCode(res.ErrorCode); err != nil {
-			return fail("configuration", err)
-		}
-		for _, c := range res.Configs {
-			if c.Value == nil {
-				continue
-			}
-			v := *c.Value
-			switch c.Name {
-			case "cleanup.policy":
-				info.CleanupPolicy = v
-			case "retention.ms":
-				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-					info.RetentionMs = n
-				}
-			case "min.insync.replicas":
-				if n, err := strconv.Atoi(v); err == nil {
-					info.MinInSyncReplicas = n
-				}
-			}
-		}
+	if v, ok := configs["cleanup.policy"]; ok {
+		info.CleanupPolicy = v
+	}
+	if n, err := strconv.ParseInt(configs["retention.ms"], 10, 64); err == nil {
+		info.RetentionMs = n
+	}
+	if n, err := strconv.Atoi(configs["min.insync.replicas"]); err == nil {
+		info.MinInSyncReplicas = n
 	}
 	return info, nil
 }
