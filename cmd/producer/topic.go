@@ -51,7 +51,8 @@ func checkTopic(ctx context.Context, sink *kafka.Sink, logger *slog.Logger) (kaf
 //     published go to it. The reconciliation bounds restart from the new
 //     topic's current ends.
 //
-// It returns the store to use (a new one after -reset-state).
+// It returns the store to use (a new one after -reset-state), never nil:
+// on error, one the caller may still close (closing twice is safe).
 func bindState(ctx context.Context, cfg *config, logger *slog.Logger, store *boltstore.Store, sink *kafka.Sink, now pipeline.TopicIdentity) (*boltstore.Store, error) {
 	stored, ok, err := store.LoadTopic(cfg.Company)
 	if err != nil {
@@ -91,7 +92,7 @@ func bindState(ctx context.Context, cfg *config, logger *slog.Logger, store *bol
 			"was", stored.String(), "now", now.String())
 		fresh, err := boltstore.Open(cfg.State)
 		if err != nil {
-			return nil, err
+			return store, err
 		}
 		return fresh, fresh.CommitTopic(cfg.Company, now)
 	}

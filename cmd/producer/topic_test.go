@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"io"
+	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,6 +95,60 @@ func TestStateRefusesAnotherTopic(t *testing.T) {
 		}
 	})
 }
+
+// TestResetStateUnopenable: when -reset-state has moved the state aside but
+// the fresh state cannot be opened (here a directory took its place), the
+// producer stops with one line naming the file, and publishes nothing.
+func TestResetStateUnopenable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	s := newStack(t, 2, 1)
+	if r := runProducer(ctx, s.args("-once"), s.env()); r.err != nil {
+		t.Fatal(r)
+	}
+	other, err := kafkatest.Start(testTopic, 3, kfake.ClusterID("other-cluster"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	stderr := &hookWriter{substr: "moved aside", hook: func() {
+		if err := os.Mkdir(s.state, 0o700); err != nil {
+			t.Error(err)
+		}
+	}}
+	err = run(ctx, replaceArg(s.args("-once", "-reset-state"), "-brokers", strings.Join(other.Brokers(), ",")), s.env(), io.Discard, stderr)
+	code, line := oneLine(err)
+	if code != 1 || strings.Count(line, "\n") != 1 || !strings.Contains(line, s.state) {
+		t.Errorf("got exit %d, %q; want exit 1 and one line naming the state", code, line)
+	}
+	if !stderr.fired() {
+		t.Error("-reset-state did not log the move")
+	}
+	if msgs, err := kafkatest.Read(ctx, other.Brokers(), testTopic, 0); err != nil || len(msgs) != 0 {
+		t.Errorf("%d records (%v) published without a state", len(msgs), err)
+	}
+}
+
+// hookWriter is a log writer that calls hook once, while writing the first
+// line that holds substr.
+type hookWriter struct {
+	substr string
+	hook   func()
+	mu     sync.Mutex
+	done   bool
+}
+
+func (w *hookWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done && strings.Contains(string(p), w.substr) {
+		w.done = true
+		w.hook()
+	}
+	return len(p), nil
+}
+
+func (w *hookWriter) fired() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.done }
 
 // TestUnreadableTailStopsTheProducer: when the topic cannot be read back
 // at start-up (here the broker refuses the offsets with an authorization
