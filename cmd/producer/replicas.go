@@ -27,32 +27,10 @@ type checkpoints interface {
 // says to carry on. A state topic is not moved aside: to start over, name
 // a new -state-topic.
 func bindStateTopic(ctx context.Context, cfg *config, logger *slog.Logger, cps *pipeline.Checkpoints, sink *kafka.Sink, now pipeline.TopicIdentity) error {
-	stored, ok, err := cps.LoadTopic(cfg.Company)
-	if err != nil {
+	_, mismatch, err := bindTopic(ctx, cfg, logger, cps, sink, now,
+		"state topic bound to a new data topic (-adopt-topic); carrying on from its checkpoints")
+	if err != nil || mismatch == nil {
 		return err
-	}
-	if !ok {
-		return cps.CommitTopic(cfg.Company, now)
-	}
-	mismatch := pipeline.CheckTopic(stored, now)
-	switch {
-	case mismatch == nil:
-		return nil
-	case cfg.AdoptTopic:
-		for p := range sink.Partitions() {
-			end, err := sink.EndOffset(ctx, p)
-			if err != nil {
-				return fmt.Errorf("-adopt-topic: %w", err)
-			}
-			if err := cps.CommitBound(cfg.Company, p, end); err != nil {
-				return fmt.Errorf("-adopt-topic: %w", err)
-			}
-		}
-		if err := cps.CommitTopic(cfg.Company, now); err != nil {
-			return fmt.Errorf("-adopt-topic: %w", err)
-		}
-		logger.Warn("state topic bound to a new data topic (-adopt-topic); carrying on from its checkpoints", "was", stored.String(), "now", now.String())
-		return nil
 	}
 	return fmt.Errorf("state topic %s: %w; nothing was published. Start over with a new -state-topic (publishes every entry of the "+
 		"watched assets to this topic), or pass -adopt-topic if this topic already holds what the other held (carries on from the state)",

@@ -338,11 +338,18 @@ func openState(cfg *config, logger *slog.Logger) (*boltstore.Store, error) {
 		return nil, fmt.Errorf("%w; nothing was published. Restore the file from a backup, or start over with -reset-state "+
 			"(moves it aside and re-publishes every entry of the watched assets, with the same eventIds)", err)
 	}
-	aside := fmt.Sprintf("%s.corrupt-%s", cfg.State, time.Now().UTC().Format("20060102T150405Z"))
+	return moveStateAside(cfg, logger, "corrupt", "unreadable state moved aside; starting from scratch")
+}
+
+// moveStateAside renames the closed state file to <state>.<why>-<UTC time>
+// for -reset-state, logs msg with both names and args, and opens a fresh
+// state file in its place.
+func moveStateAside(cfg *config, logger *slog.Logger, why, msg string, args ...any) (*boltstore.Store, error) {
+	aside := fmt.Sprintf("%s.%s-%s", cfg.State, why, time.Now().UTC().Format("20060102T150405Z"))
 	if err := os.Rename(cfg.State, aside); err != nil {
 		return nil, fmt.Errorf("-reset-state: move %s aside: %w", cfg.State, err)
 	}
-	logger.Warn("unreadable state moved aside; starting from scratch", "state", cfg.State, "moved_to", aside)
+	logger.Warn(msg, append([]any{"state", cfg.State, "moved_to", aside}, args...)...)
 	return boltstore.Open(cfg.State)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/assetjoblog/assetjoblog/internal/boltstore"
@@ -54,43 +53,17 @@ func checkTopic(ctx context.Context, sink *kafka.Sink, logger *slog.Logger) (kaf
 // It returns the store to use (a new one after -reset-state), never nil:
 // on error, one the caller may still close (closing twice is safe).
 func bindState(ctx context.Context, cfg *config, logger *slog.Logger, store *boltstore.Store, sink *kafka.Sink, now pipeline.TopicIdentity) (*boltstore.Store, error) {
-	stored, ok, err := store.LoadTopic(cfg.Company)
-	if err != nil {
+	stored, mismatch, err := bindTopic(ctx, cfg, logger, store.Checkpoints, sink, now,
+		"state bound to a new topic (-adopt-topic); carrying on from its checkpoints")
+	if err != nil || mismatch == nil {
 		return store, err
 	}
-	if !ok {
-		return store, store.CommitTopic(cfg.Company, now)
-	}
-	mismatch := pipeline.CheckTopic(stored, now)
-	switch {
-	case mismatch == nil:
-		return store, nil
-	case cfg.AdoptTopic:
-		for p := range sink.Partitions() {
-			end, err := sink.EndOffset(ctx, p)
-			if err != nil {
-				return store, fmt.Errorf("-adopt-topic: %w", err)
-			}
-			if err := store.CommitBound(cfg.Company, p, end); err != nil {
-				return store, fmt.Errorf("-adopt-topic: %w", err)
-			}
-		}
-		if err := store.CommitTopic(cfg.Company, now); err != nil {
-			return store, fmt.Errorf("-adopt-topic: %w", err)
-		}
-		logger.Warn("state bound to a new topic (-adopt-topic); carrying on from its checkpoints", "was", stored.String(), "now", now.String())
-		return store, nil
-	case cfg.ResetState:
+	if cfg.ResetState {
 		if err := store.Close(); err != nil {
 			return store, err
 		}
-		aside := fmt.Sprintf("%s.%s-%s", cfg.State, "other-topic", time.Now().UTC().Format("20060102T150405Z"))
-		if err := os.Rename(cfg.State, aside); err != nil {
-			return store, fmt.Errorf("-reset-state: move %s aside: %w", cfg.State, err)
-		}
-		logger.Warn("state built against another topic moved aside; starting from scratch", "state", cfg.State, "moved_to", aside,
+		fresh, err := moveStateAside(cfg, logger, "other-topic", "state built against another topic moved aside; starting from scratch",
 			"was", stored.String(), "now", now.String())
-		fresh, err := boltstore.Open(cfg.State)
 		if err != nil {
 			return store, err
 		}
@@ -99,4 +72,40 @@ func bindState(ctx context.Context, cfg *config, logger *slog.Logger, store *bol
 	return store, fmt.Errorf("state %s: %w; nothing was published. Start over with -reset-state (moves the state aside and "+
 		"publishes every entry of the watched assets to this topic), or pass -adopt-topic if this topic already holds what the "+
 		"other held (carries on from the state)", cfg.State, mismatch)
+}
+
+// bindTopic records the data topic now in checkpoints that name none yet,
+// and compares it with the one they name. When the two differ, -adopt-topic
+// binds the checkpoints to now, restarting the reconciliation bounds from
+// the topic's current ends, and logs adopted; otherwise the difference is
+// returned as mismatch (wrapping pipeline.ErrTopicChanged), with the topic
+// the checkpoints name, for the caller to refuse or start over. err is a
+// failure to read or write the checkpoints or the topic.
+func bindTopic(ctx context.Context, cfg *config, logger *slog.Logger, cps *pipeline.Checkpoints, sink *kafka.Sink, now pipeline.TopicIdentity,
+	adopted string) (stored pipeline.TopicIdentity, mismatch, err error) {
+	stored, ok, err := cps.LoadTopic(cfg.Company)
+	if err != nil {
+		return stored, nil, err
+	}
+	if !ok {
+		return stored, nil, cps.CommitTopic(cfg.Company, now)
+	}
+	mismatch = pipeline.CheckTopic(stored, now)
+	if mismatch == nil || !cfg.AdoptTopic {
+		return stored, mismatch, nil
+	}
+	for p := range sink.Partitions() {
+		end, err := sink.EndOffset(ctx, p)
+		if err != nil {
+			return stored, nil, fmt.Errorf("-adopt-topic: %w", err)
+		}
+		if err := cps.CommitBound(cfg.Company, p, end); err != nil {
+			return stored, nil, fmt.Errorf("-adopt-topic: %w", err)
+		}
+	}
+	if err := cps.CommitTopic(cfg.Company, now); err != nil {
+		return stored, nil, fmt.Errorf("-adopt-topic: %w", err)
+	}
+	logger.Warn(adopted, "was", stored.String(), "now", now.String())
+	return stored, nil, nil
 }
