@@ -38,10 +38,9 @@ type Handler struct {
 	latency atomic.Int64
 	rotate  atomic.Uint64
 
-	callMu     sync.Mutex
-	calls      map[string]int
-	total      int
-	assetCalls map[string]int // getAssetJobLogs by asset handle
+	callMu sync.Mutex
+	calls  map[string]int
+	total  int
 
 	faultMu   sync.Mutex
 	faults    []*Fault
@@ -149,20 +148,7 @@ func (h *Handler) ResetCalls() {
 	h.callMu.Lock()
 	defer h.callMu.Unlock()
 	clear(h.calls)
-	clear(h.assetCalls)
 	h.total = 0
-}
-
-// AssetCalls returns how many getAssetJobLogs requests named each asset
-// handle (valid or not) since the start or the last ResetCalls.
-func (h *Handler) AssetCalls() map[string]int {
-	h.callMu.Lock()
-	defer h.callMu.Unlock()
-	out := make(map[string]int, len(h.assetCalls))
-	for a, n := range h.assetCalls {
-		out[a] = n
-	}
-	return out
 }
 
 func (h *Handler) count(op string) {
@@ -464,12 +450,6 @@ func (rs *response) body(ret string, fill func(w *xw)) {
 func (h *Handler) getAssetJobLogs(rs *response) {
 	f := rs.req.fields
 	company, asset := f["companyHandle"], f["assetHandle"]
-	h.callMu.Lock()
-	if h.assetCalls == nil {
-		h.assetCalls = map[string]int{}
-	}
-	h.assetCalls[asset]++
-	h.callMu.Unlock()
 	switch {
 	case company == "":
 		rs.fault(missing("companyHandle"))
