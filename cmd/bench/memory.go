@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -106,8 +105,9 @@ func memoryRun(ctx context.Context, e *env, c *collector, url string, b *broker,
 	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	assets := roundAssets(p.stderr.String())
-	if assets <= 0 {
+	sum, ok := roundSummary(p.stderr.String())
+	assets := sum.Assets
+	if !ok || assets <= 0 {
 		return fmt.Errorf("producer reported no round summary (exit %v): %s", p.err, tail(p.stderr.String(), 800))
 	}
 	c.add("producer peak RSS (VmHWM)", "MB", float64(hwm)/1024)
@@ -141,26 +141,6 @@ func procMemory(pid int) (hwm, rss int64) {
 		}
 	}
 	return hwm, rss
-}
-
-// roundAssets returns the "assets" of the producer's round summary log
-// line (JSON), -1 when there is none.
-func roundAssets(log string) int {
-	assets := -1
-	for _, line := range strings.Split(log, "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) != nil {
-			continue
-		}
-		msg, _ := m["msg"].(string)
-		if !strings.HasPrefix(msg, "round ") {
-			continue
-		}
-		if n, ok := m["assets"].(float64); ok {
-			assets = int(n)
-		}
-	}
-	return assets
 }
 
 func tail(s string, n int) string {
