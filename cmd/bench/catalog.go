@@ -57,15 +57,8 @@ func catalogBackfill(ctx context.Context, e *env, c *collector, notes *[]string)
 			return err
 		}
 		state := filepath.Join(e.dir, fmt.Sprintf("catalog-%d.db", run))
-		args := []string{
-			"-ips-url", url, "-ips-user", simUser, "-company", simCompany, "-discover", "-backfill", "-since", "1h",
-			"-brokers", strings.Join(b.addrs, ","), "-topic", b.topic, "-state", state, "-once",
-			"-concurrency", strconv.Itoa(cfg.CatalogConcurrency), "-log-format", "json", "-progress", "off",
-		}
-		if b.create {
-			args = append(args, "-create-topic")
-		}
-		p, _, err := e.start("producer", args, []string{"PRODUCER_IPS_PASSWORD=" + simPassword})
+		p, err := e.startProducer(url, b, state, "-discover", "-backfill", "-since", "1h",
+			"-concurrency", strconv.Itoa(cfg.CatalogConcurrency))
 		if err != nil {
 			b.Close()
 			return err

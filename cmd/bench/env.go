@@ -124,6 +124,23 @@ func (c *child) stop(timeout time.Duration) {
 	}
 }
 
+// startProducer starts the producer program for one round (-once) against
+// the simulator at url, publishing to b (creating its topic when b says so)
+// with the state file state, logging JSON without a progress line. extra
+// adds the flags that choose the assets and tune the round.
+func (e *env) startProducer(url string, b *broker, state string, extra ...string) (*child, error) {
+	args := append([]string{
+		"-ips-url", url, "-ips-user", simUser, "-company", simCompany,
+		"-brokers", strings.Join(b.addrs, ","), "-topic", b.topic, "-state", state, "-once",
+		"-log-format", "json", "-progress", "off",
+	}, extra...)
+	if b.create {
+		args = append(args, "-create-topic")
+	}
+	p, _, err := e.start("producer", args, []string{"PRODUCER_IPS_PASSWORD=" + simPassword})
+	return p, err
+}
+
 // startSim starts cmd/ips-sim on a free loopback port and returns it with
 // its endpoint URL.
 func (e *env) startSim(args ...string) (*child, string, error) {

@@ -79,15 +79,7 @@ func scenarioMemory(ctx context.Context, e *env, c *collector, notes *[]string) 
 
 func memoryRun(ctx context.Context, e *env, c *collector, url string, b *broker, assetsFile, state string) error {
 	cfg := e.cfg
-	args := []string{
-		"-ips-url", url, "-ips-user", simUser, "-company", simCompany, "-assets-file", assetsFile,
-		"-brokers", strings.Join(b.addrs, ","), "-topic", b.topic, "-state", state, "-once",
-		"-log-format", "json", "-progress", "off", "-shutdown-timeout", "10s",
-	}
-	if b.create {
-		args = append(args, "-create-topic")
-	}
-	p, _, err := e.start("producer", args, []string{"PRODUCER_IPS_PASSWORD=" + simPassword})
+	p, err := e.startProducer(url, b, state, "-assets-file", assetsFile, "-shutdown-timeout", "10s")
 	if err != nil {
 		return err
 	}
