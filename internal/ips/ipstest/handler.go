@@ -690,9 +690,10 @@ func (h *Handler) getJobLogDetails(rs *response) {
 		return
 	}
 	counts := h.countsOf(v)
+	types := rs.req.arrays["logTypeArray"]
 	wantType := func(string) bool { return true }
-	if len(rs.req.logTypes) > 0 {
-		wantType = func(t string) bool { return slices.Contains(rs.req.logTypes, t) }
+	if len(types) > 0 {
+		wantType = func(t string) bool { return slices.Contains(types, t) }
 	}
 
 	// Collect the rows of the page (and the total) in row order.
@@ -708,7 +709,7 @@ func (h *Handler) getJobLogDetails(rs *response) {
 	}
 	if v.added == nil {
 		seq := v.info.seq
-		filtered := len(rs.req.logTypes) > 0
+		filtered := len(types) > 0
 		if !filtered {
 			total = v.info.rows
 			for r := first; r < min(first+perPage, total); r++ {

@@ -33,12 +33,11 @@ type soapRequest struct {
 	// envelope could not be read.
 	op string
 	// ns is the body element's namespace, echoed in the response.
-	ns       string
-	isParam  bool
-	fields   map[string]string
-	logTypes []string
+	ns      string
+	isParam bool
+	fields  map[string]string
 	// arrays holds the items of the parameter's array children
-	// (assetTypeArray, responseFieldArray, ...), by array name.
+	// (assetTypeArray, responseFieldArray, logTypeArray, ...), by array name.
 	arrays map[string][]string
 	auth   authHeader
 }
@@ -240,9 +239,6 @@ func parseBody(dec *xml.Decoder, req *soapRequest) error {
 					if err == nil {
 						v = strings.TrimSpace(v)
 						req.arrays[name] = append(req.arrays[name], v)
-						if name == "logTypeArray" {
-							req.logTypes = append(req.logTypes, v)
-						}
 					}
 					return err
 				})
