@@ -297,18 +297,7 @@ func (s *scanner) matching(d int, ips bool, local string) iter.Seq2[elem, error]
 }
 
 // skip consumes the rest of the element just started (its whole subtree).
-func (s *scanner) skip() error {
-	d := s.depth()
-	for {
-		k, err := s.next()
-		if err != nil {
-			return err
-		}
-		if k == tokEnd && s.depth() < d {
-			return nil
-		}
-	}
-}
+func (s *scanner) skip() error { return s.skipOut(s.depth()) }
 
 // skipOut consumes the rest of the element open at depth d, wherever
 // inside it the scanner is.
