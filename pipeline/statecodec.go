@@ -59,22 +59,37 @@ func unseal(key StateKey, v []byte) ([]byte, error) {
 	return payload, nil
 }
 
+// openPayload checks a value's checksum and version and returns the rest.
+func openPayload(key StateKey, v []byte) ([]byte, error) {
+	payload, err := unseal(key, v)
+	if err != nil {
+		return nil, err
+	}
+	if len(payload) < 1 {
+		return nil, errors.New("value too short")
+	}
+	if payload[0] != formatVersion {
+		return nil, fmt.Errorf("unknown format version %d", payload[0])
+	}
+	return payload[1:], nil
+}
+
 func encodeTimeSet(key StateKey, t time.Time, set map[string]int64) []byte {
 	return seal(key, appendTimeSet([]byte{formatVersion}, t, set))
 }
 
 func decodeTimeSet(key StateKey, v []byte) (time.Time, map[string]int64, error) {
-	payload, err := unseal(key, v)
+	r, err := openPayload(key, v)
 	if err != nil {
 		return time.Time{}, nil, err
 	}
-	if len(payload) < 1 {
-		return time.Time{}, nil, errors.New("value too short")
-	}
-	if payload[0] != formatVersion {
-		return time.Time{}, nil, fmt.Errorf("unknown format version %d", payload[0])
-	}
-	t, set, rest, err := readTimeSet(payload[1:])
+	return readWholeTimeSet(r)
+}
+
+// readWholeTimeSet reads what appendTimeSet wrote and refuses anything
+// after it.
+func readWholeTimeSet(r []byte) (time.Time, map[string]int64, error) {
+	t, set, rest, err := readTimeSet(r)
 	if err != nil {
 		return time.Time{}, nil, err
 	}
@@ -101,9 +116,7 @@ func appendTimeSet(b []byte, t time.Time, set map[string]int64) []byte {
 func appendIDs(b []byte, set map[string]int64) []byte {
 	b = binary.AppendUvarint(b, uint64(len(set)))
 	for id, ms := range set {
-		b = binary.AppendUvarint(b, uint64(len(id)))
-		b = append(b, id...)
-		b = binary.AppendVarint(b, ms)
+		b = binary.AppendVarint(appendString(b, id), ms)
 	}
 	return b
 }
@@ -117,12 +130,11 @@ func readIDs(r []byte) (map[string]int64, []byte, error) {
 	r = r[n:]
 	set := make(map[string]int64, count)
 	for i := uint64(0); i < count; i++ {
-		l, n := binary.Uvarint(r)
-		if n <= 0 || l > uint64(len(r)-n) {
-			return nil, nil, fmt.Errorf("bad id length at %d", i)
+		id, rest, err := readString(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("id at %d: %w", i, err)
 		}
-		id := string(r[n : n+int(l)])
-		r = r[n+int(l):]
+		r = rest
 		ms, n := binary.Varint(r)
 		if n <= 0 {
 			return nil, nil, fmt.Errorf("bad time at %d", i)
@@ -208,9 +220,7 @@ func encodeDiscovery(key StateKey, cp DiscoveryCheckpoint) []byte {
 	b := appendTimeSet([]byte{discoveryRowsVersion}, cp.Cursor, cp.Done)
 	b = binary.AppendUvarint(b, uint64(len(cp.Rows)))
 	for h, n := range cp.Rows {
-		b = binary.AppendUvarint(b, uint64(len(h)))
-		b = append(b, h...)
-		b = binary.AppendUvarint(b, uint64(n))
+		b = binary.AppendUvarint(appendString(b, h), uint64(n))
 	}
 	return seal(key, b)
 }
@@ -220,9 +230,16 @@ func decodeDiscovery(key StateKey, v []byte) (DiscoveryCheckpoint, error) {
 	if err != nil {
 		return DiscoveryCheckpoint{}, err
 	}
-	if len(payload) < 1 || payload[0] != discoveryRowsVersion {
-		t, set, err := decodeTimeSet(key, v)
+	if len(payload) < 1 {
+		return DiscoveryCheckpoint{}, errors.New("value too short")
+	}
+	switch payload[0] {
+	case formatVersion:
+		t, set, err := readWholeTimeSet(payload[1:])
 		return DiscoveryCheckpoint{Cursor: t, Done: set}, err
+	case discoveryRowsVersion:
+	default:
+		return DiscoveryCheckpoint{}, fmt.Errorf("unknown format version %d", payload[0])
 	}
 	t, set, r, err := readTimeSet(payload[1:])
 	if err != nil {
@@ -235,12 +252,11 @@ func decodeDiscovery(key StateKey, v []byte) (DiscoveryCheckpoint, error) {
 	r = r[n:]
 	rows := make(map[string]int, count)
 	for i := uint64(0); i < count; i++ {
-		l, n := binary.Uvarint(r)
-		if n <= 0 || l > uint64(len(r)-n) {
-			return DiscoveryCheckpoint{}, fmt.Errorf("bad job handle length at %d", i)
+		h, rest, err := readString(r)
+		if err != nil {
+			return DiscoveryCheckpoint{}, fmt.Errorf("job handle at %d: %w", i, err)
 		}
-		h := string(r[n : n+int(l)])
-		r = r[n+int(l):]
+		r = rest
 		rc, n := binary.Uvarint(r)
 		if n <= 0 || rc > 1<<40 {
 			return DiscoveryCheckpoint{}, fmt.Errorf("bad row count at %d", i)
@@ -261,31 +277,26 @@ func encodeBackfill(key StateKey, cp BackfillCheckpoint) []byte {
 	}
 	b = binary.AppendVarint(b, cp.Started.UnixMilli())
 	b = binary.AppendUvarint(b, uint64(cp.Done))
-	b = binary.AppendUvarint(b, uint64(len(cp.LastHandle)))
-	b = append(b, cp.LastHandle...)
-	return seal(key, b)
+	return seal(key, appendString(b, cp.LastHandle))
 }
 
 func decodeBackfill(key StateKey, v []byte) (BackfillCheckpoint, error) {
 	var cp BackfillCheckpoint
-	r, err := unseal(key, v)
+	r, err := openPayload(key, v)
 	if err != nil {
 		return cp, err
 	}
-	if len(r) < 2 {
+	if len(r) < 1 {
 		return cp, errors.New("value too short")
 	}
-	if r[0] != formatVersion {
-		return cp, fmt.Errorf("unknown format version %d", r[0])
-	}
-	switch r[1] {
+	switch r[0] {
 	case 0:
 	case 1:
 		cp.Complete = true
 	default:
-		return cp, fmt.Errorf("bad complete flag %d", r[1])
+		return cp, fmt.Errorf("bad complete flag %d", r[0])
 	}
-	r = r[2:]
+	r = r[1:]
 	ms, n := binary.Varint(r)
 	if n <= 0 {
 		return cp, errors.New("bad start time")
@@ -297,28 +308,13 @@ func decodeBackfill(key StateKey, v []byte) (BackfillCheckpoint, error) {
 		return cp, errors.New("bad done count")
 	}
 	cp.Done = int(done)
-	r = r[n:]
-	l, n := binary.Uvarint(r)
-	if n <= 0 || l != uint64(len(r)-n) {
-		return cp, errors.New("bad last handle length")
+	if cp.LastHandle, r, err = readString(r[n:]); err != nil {
+		return cp, fmt.Errorf("last handle: %w", err)
 	}
-	cp.LastHandle = string(r[n:])
+	if len(r) != 0 {
+		return cp, fmt.Errorf("%d trailing bytes", len(r))
+	}
 	return cp, nil
-}
-
-// openPayload checks a value's checksum and version and returns the rest.
-func openPayload(key StateKey, v []byte) ([]byte, error) {
-	payload, err := unseal(key, v)
-	if err != nil {
-		return nil, err
-	}
-	if len(payload) < 1 {
-		return nil, errors.New("value too short")
-	}
-	if payload[0] != formatVersion {
-		return nil, fmt.Errorf("unknown format version %d", payload[0])
-	}
-	return payload[1:], nil
 }
 
 func encodeBound(key StateKey, offset int64) []byte {
@@ -342,10 +338,12 @@ func decodeBound(key StateKey, v []byte) (int64, error) {
 	return offset, nil
 }
 
+// appendString appends s with its length before it.
 func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
+// readString reads what appendString wrote and returns the rest.
 func readString(r []byte) (string, []byte, error) {
 	l, n := binary.Uvarint(r)
 	if n <= 0 || l > uint64(len(r)-n) {
