@@ -75,13 +75,14 @@ func (p *Poller) claim(ctx context.Context, asset string) (context.Context, func
 // state topic), so a part that moves to another replica carries its cursor
 // with it.
 func (c *Checkpoints) LoadDiscoveryPart(company, part string) (DiscoveryCheckpoint, error) {
-	return load(c, StateKey{Kind: StateDiscovery, Company: company, Name: part}, decodeDiscovery)
+	cp, _, err := load(c, discoveryStateKey(company, part), decodeDiscovery)
+	return cp, err
 }
 
 // CommitDiscoveryPart durably replaces the discovery cursor of one part of
 // a company's assets.
 func (c *Checkpoints) CommitDiscoveryPart(company, part string, cp DiscoveryCheckpoint) error {
-	key := StateKey{Kind: StateDiscovery, Company: company, Name: part}
+	key := discoveryStateKey(company, part)
 	return c.commit(key, encodeDiscovery(key, cp))
 }
 

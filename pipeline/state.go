@@ -107,21 +107,22 @@ func NewCheckpoints(store StateStore) *Checkpoints {
 	return &Checkpoints{store: store}
 }
 
-// load reads and decodes one value; absent values decode to the zero value.
-func load[T any](c *Checkpoints, key StateKey, decode func(StateKey, []byte) (T, error)) (T, error) {
+// load reads and decodes one value; ok is false when there is none, and
+// the value is then the zero value. A value that does not decode is an
+// error wrapping ErrCorruptState.
+func load[T any](c *Checkpoints, key StateKey, decode func(StateKey, []byte) (T, error)) (out T, ok bool, err error) {
 	var zero T
 	v, err := c.store.Get(key)
 	if err != nil {
-		return zero, fmt.Errorf("load checkpoint %s: %w", key, err)
+		return zero, false, fmt.Errorf("load checkpoint %s: %w", key, err)
 	}
 	if v == nil {
-		return zero, nil
+		return zero, false, nil
 	}
-	out, err := decode(key, v)
-	if err != nil {
-		return zero, fmt.Errorf("load checkpoint %s: %w: %w", key, ErrCorruptState, err)
+	if out, err = decode(key, v); err != nil {
+		return zero, false, fmt.Errorf("load checkpoint %s: %w: %w", key, ErrCorruptState, err)
 	}
-	return out, nil
+	return out, true, nil
 }
 
 func (c *Checkpoints) commit(key StateKey, value []byte) error {
@@ -133,7 +134,8 @@ func (c *Checkpoints) commit(key StateKey, value []byte) error {
 
 // LoadAsset returns the checkpoint of an asset, or the zero value.
 func (c *Checkpoints) LoadAsset(k AssetKey) (AssetCheckpoint, error) {
-	return load(c, assetStateKey(k), decodeAsset)
+	cp, _, err := load(c, assetStateKey(k), decodeAsset)
+	return cp, err
 }
 
 // CommitAsset durably replaces the checkpoint of an asset.
@@ -144,19 +146,21 @@ func (c *Checkpoints) CommitAsset(k AssetKey, cp AssetCheckpoint) error {
 
 // LoadDiscovery returns the discovery cursor of a company, or the zero value.
 func (c *Checkpoints) LoadDiscovery(company string) (DiscoveryCheckpoint, error) {
-	return load(c, discoveryStateKey(company), decodeDiscovery)
+	cp, _, err := load(c, discoveryStateKey(company, ""), decodeDiscovery)
+	return cp, err
 }
 
 // CommitDiscovery durably replaces the discovery cursor of a company.
 func (c *Checkpoints) CommitDiscovery(company string, cp DiscoveryCheckpoint) error {
-	key := discoveryStateKey(company)
+	key := discoveryStateKey(company, "")
 	return c.commit(key, encodeDiscovery(key, cp))
 }
 
 // LoadBackfill returns the backfill progress of one part of a company's
 // catalog ("" for the whole of it), or the zero value.
 func (c *Checkpoints) LoadBackfill(company, part string) (BackfillCheckpoint, error) {
-	return load(c, backfillStateKey(company, part), decodeBackfill)
+	cp, _, err := load(c, backfillStateKey(company, part), decodeBackfill)
+	return cp, err
 }
 
 // CommitBackfill durably replaces the backfill progress of one part of a
@@ -174,8 +178,10 @@ func assetStateKey(k AssetKey) StateKey {
 	return StateKey{Kind: StateAsset, Company: k.CompanyHandle, Name: k.AssetHandle}
 }
 
-func discoveryStateKey(company string) StateKey {
-	return StateKey{Kind: StateDiscovery, Company: company}
+// discoveryStateKey names the discovery cursor of one part of a company's
+// assets ("" for the company's own cursor).
+func discoveryStateKey(company, part string) StateKey {
+	return StateKey{Kind: StateDiscovery, Company: company, Name: part}
 }
 
 // VerifyStateValue decodes a stored value of any known kind, checksum

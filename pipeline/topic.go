@@ -55,15 +55,7 @@ func boundStateKey(company string, partition int32) StateKey {
 // LoadTopic returns the topic the state was built against; ok is false when
 // it records none (a new state, or one written by an older version).
 func (c *Checkpoints) LoadTopic(company string) (t TopicIdentity, ok bool, err error) {
-	key := topicStateKey(company)
-	v, err := c.store.Get(key)
-	if err != nil || v == nil {
-		return t, false, wrapLoad(key, err)
-	}
-	if t, err = decodeTopic(key, v); err != nil {
-		return t, false, fmt.Errorf("load checkpoint %s: %w: %w", key, ErrCorruptState, err)
-	}
-	return t, true, nil
+	return load(c, topicStateKey(company), decodeTopic)
 }
 
 // CommitTopic durably records the topic the state is built against.
@@ -74,28 +66,13 @@ func (c *Checkpoints) CommitTopic(company string, t TopicIdentity) error {
 
 // LoadBound implements BoundCheckpoints.
 func (c *Checkpoints) LoadBound(company string, partition int32) (offset int64, ok bool, err error) {
-	key := boundStateKey(company, partition)
-	v, err := c.store.Get(key)
-	if err != nil || v == nil {
-		return 0, false, wrapLoad(key, err)
-	}
-	if offset, err = decodeBound(key, v); err != nil {
-		return 0, false, fmt.Errorf("load checkpoint %s: %w: %w", key, ErrCorruptState, err)
-	}
-	return offset, true, nil
+	return load(c, boundStateKey(company, partition), decodeBound)
 }
 
 // CommitBound implements BoundCheckpoints.
 func (c *Checkpoints) CommitBound(company string, partition int32, offset int64) error {
 	key := boundStateKey(company, partition)
 	return c.commit(key, encodeBound(key, offset))
-}
-
-func wrapLoad(key StateKey, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("load checkpoint %s: %w", key, err)
 }
 
 var _ BoundCheckpoints = (*Checkpoints)(nil)
