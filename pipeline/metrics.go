@@ -328,13 +328,13 @@ func (m *Metrics) retry(target string) {
 
 // acknowledged records entries the broker acknowledged at ack: their count
 // and each one's delay from its logDate.
-func (m *Metrics) acknowledged(entries []AssetJobLog, ack time.Time) {
+func (m *Metrics) acknowledged(entries []*AssetJobLog, ack time.Time) {
 	if m == nil {
 		return
 	}
 	m.published.Add(float64(len(entries)))
-	for i := range entries {
-		m.freshness.Observe(max(ack.Sub(entries[i].LogDate).Seconds(), 0))
+	for _, e := range entries {
+		m.freshness.Observe(max(ack.Sub(e.LogDate).Seconds(), 0))
 	}
 }
 

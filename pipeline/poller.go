@@ -530,10 +530,13 @@ func (p *Poller) processAsset(ctx context.Context, asset string) (res assetResul
 		dead = append(dead, p.tooLargeLetter(asset, entries[i], records[i],
 			fmt.Errorf("the broker refused the record of %d bytes: %w", len(records[i].Value), ErrRecordTooLarge)))
 	}
-	published := make([]AssetJobLog, 0, len(entries)-len(tooLarge))
-	for i, e := range entries {
-		if !slices.Contains(tooLarge, i) {
-			published = append(published, *e)
+	published := entries
+	if len(tooLarge) > 0 {
+		published = make([]*AssetJobLog, 0, len(entries)-len(tooLarge))
+		for i, e := range entries {
+			if !slices.Contains(tooLarge, i) {
+				published = append(published, e)
+			}
 		}
 	}
 	res.published = len(published)
