@@ -122,9 +122,13 @@ func (p *Poller) backfill(ctx context.Context, stats *RoundStats) error {
 	if err != nil {
 		return fmt.Errorf("backfill: %w", err)
 	}
-	for _, a := range assets {
+	// partAt[j] is the part of assets[j] when this round backfills it, so
+	// that each asset's part is computed once.
+	partAt := make([]*backfillPart, len(assets))
+	for j, a := range assets {
 		if pt := parts[partOf(a)]; pt != nil && !pt.cp.Complete {
 			pt.assets = append(pt.assets, a)
+			partAt[j] = pt
 		}
 	}
 	total, done := 0, 0
@@ -154,9 +158,9 @@ func (p *Poller) backfill(ctx context.Context, stats *RoundStats) error {
 	var todo []string
 	var refs []ref
 	next := map[*backfillPart]int{}
-	for _, a := range assets {
-		pt := parts[partOf(a)]
-		if pt == nil || pt.cp.Complete {
+	for j, a := range assets {
+		pt := partAt[j]
+		if pt == nil {
 			continue
 		}
 		k := next[pt]
