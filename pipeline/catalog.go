@@ -181,10 +181,10 @@ func (p *Poller) listCatalog(ctx context.Context, stats *RoundStats) ([]string, 
 	all, st, err := l.List(ctx, p.cfg.CompanyHandle)
 	stats.CatalogCalls += st.Calls
 	if err != nil {
-		if !p.fatal(err) && ctx.Err() == nil {
-			return nil, fmt.Errorf("%w: %w", ErrIncomplete, err)
+		if ctx.Err() != nil {
+			return nil, err
 		}
-		return nil, err
+		return nil, p.incomplete(err)
 	}
 	p.cfg.Metrics.catalogListed(len(all))
 	owned := all[:0:0]

@@ -156,10 +156,7 @@ func (p *Poller) discoveryRound(ctx context.Context) (RoundStats, error) {
 			return err
 		})
 		if err != nil {
-			if !p.fatal(err) {
-				return stats, fmt.Errorf("%w: list assets of job %q: %w", ErrIncomplete, job.JobHandle, err)
-			}
-			return stats, fmt.Errorf("list assets of job %q: %w", job.JobHandle, err)
+			return stats, p.incomplete(fmt.Errorf("list assets of job %q: %w", job.JobHandle, err))
 		}
 		if job.Running() {
 			rows[job.JobHandle] = next
@@ -227,12 +224,8 @@ func (p *Poller) listJobs(ctx context.Context, start, end time.Time, stats *Roun
 	d := p.cfg.Discovery
 	jobs, err := p.jobLogs(ctx, start, end, d.NumRows, stats)
 	if err != nil {
-		err = fmt.Errorf("list jobs of company %q from %s to %s: %w", p.cfg.CompanyHandle,
-			start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano), err)
-		if !p.fatal(err) {
-			return nil, fmt.Errorf("%w: %w", ErrIncomplete, err)
-		}
-		return nil, err
+		return nil, p.incomplete(fmt.Errorf("list jobs of company %q from %s to %s: %w", p.cfg.CompanyHandle,
+			start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano), err))
 	}
 	if len(jobs) < d.NumRows {
 		return jobs, nil
@@ -275,11 +268,7 @@ func (p *Poller) listDenseWindow(ctx context.Context, start, end time.Time, stat
 			"from", start, "to", end, "num_rows", rows)
 		jobs, err := p.jobLogs(ctx, start, end, rows, stats)
 		if err != nil {
-			err = fmt.Errorf("list %s with numRows %d (the window cannot be split further): %w", window(), rows, err)
-			if !p.fatal(err) {
-				return nil, fmt.Errorf("%w: %w", ErrIncomplete, err)
-			}
-			return nil, err
+			return nil, p.incomplete(fmt.Errorf("list %s with numRows %d (the window cannot be split further): %w", window(), rows, err))
 		}
 		if len(jobs) < rows {
 			return jobs, nil

@@ -630,6 +630,16 @@ func (p *Poller) fatal(err error) bool {
 	return p.cfg.Fatal != nil && p.cfg.Fatal(err)
 }
 
+// incomplete returns a source or sink error wrapped as ErrIncomplete, so
+// that a later round does what it kept this one from doing, or as it is
+// when it must stop the producer.
+func (p *Poller) incomplete(err error) error {
+	if p.fatal(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrIncomplete, err)
+}
+
 func (p *Poller) wait(ctx context.Context) error {
 	if p.limiter == nil {
 		return nil
