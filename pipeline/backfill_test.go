@@ -228,11 +228,18 @@ func TestBackfillPartsMoveBetweenReplicas(t *testing.T) {
 	if bf, _ := cps.LoadBackfill("c|6", "p1"); bf.Done != 0 || bf.Complete {
 		t.Errorf("part p1 before any owner ran: %+v, want untouched", bf)
 	}
-	// The owner of p1 stops part-way.
+	// The owner of p1 stops part-way: after 700 entries, and once the
+	// first asset of p1 is committed. Progress is the prefix of p1's assets
+	// done in order, and the first one's goroutine may be scheduled after
+	// hundreds of others (nothing here waits on I/O); without it done, the
+	// progress is rightly 0 and there would be nothing to resume.
+	first := pipeline.AssetKey{CompanyHandle: "c|6", AssetHandle: all[1]}
 	published := 0
 	sink.Fail = func(r []pipeline.Record) error {
 		if published >= 700 {
-			return stop
+			if cp, err := cps.LoadAsset(first); err == nil && len(cp.Recent) > 0 {
+				return stop
+			}
 		}
 		published += len(r)
 		return nil
